@@ -1,0 +1,23 @@
+"""Project-wide API plumbing: one place where domain errors become HTTP responses."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from shopfeed.errors import ShopFeedError
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ShopFeedError):
+        body = {"detail": exc.message, "code": exc.code}
+        if exc.field:
+            body = {exc.field: [exc.message], "detail": exc.message, "code": exc.code}
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "error_dict"):
+            body = {field: [str(m) for m in msgs] for field, msgs in exc.message_dict.items()}
+        else:
+            body = {"detail": " ".join(exc.messages), "code": "invalid"}
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    return drf_exception_handler(exc, context)

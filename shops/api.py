@@ -1,0 +1,3 @@
+"""API v1 for shops and products. (Placeholder; being built.)"""
+
+urlpatterns: list = []

@@ -1,0 +1,91 @@
+"""Reads shared by pages and the API; their joins are decided here, once."""
+
+from django.db.models import Exists, Max, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+
+from .models import Product, ProductImage, Shop, Variant
+
+
+def _cover(field: str):
+    return Subquery(
+        ProductImage.objects.filter(product=OuterRef("pk"))
+        .order_by("position", "id")
+        .values(field)[:1]
+    )
+
+
+def product_cards() -> QuerySet[Product]:
+    """Products with what a card shows: price range, stock, cover image: one query."""
+    return Product.objects.select_related("shop", "shop__owner", "category").annotate(
+        min_price_amount=Min("variants__price_amount"),
+        max_price_amount=Max("variants__price_amount"),
+        stock=Coalesce(Sum("variants__quantity"), 0),
+        in_stock=Exists(Variant.objects.filter(product=OuterRef("pk"), quantity__gt=0)),
+        cover_image=_cover("image"),
+        cover_thumbnail=_cover("thumbnail"),
+        cover_source_url=_cover("source_url"),
+    )
+
+
+def visible_products() -> QuerySet[Product]:
+    """What shoppers may see: active products of active shops."""
+    return product_cards().filter(status=Product.Status.ACTIVE, shop__status=Shop.Status.ACTIVE)
+
+
+def shopping_tab_for(*, shop: Shop) -> QuerySet[Product]:
+    return (
+        visible_products().filter(shop=shop).order_by("-is_featured", "tab_position", "-created_at")
+    )
+
+
+def search_products(*, query: str = "") -> QuerySet[Product]:
+    return apply_search(visible_products(), query)
+
+
+def apply_search(qs: QuerySet[Product], query: str) -> QuerySet[Product]:
+    """Every word must match the title, description, vendor, type, shop name or a tag."""
+    for word in query.split()[:8]:
+        qs = qs.filter(
+            Q(title__icontains=word)
+            | Q(description__icontains=word)
+            | Q(vendor__icontains=word)
+            | Q(product_type__icontains=word)
+            | Q(shop__name__icontains=word)
+            | Exists(
+                Product.tags.through.objects.filter(product=OuterRef("pk"), tag__name__iexact=word)
+            )
+        )
+    return qs
+
+
+def product_detail_queryset() -> QuerySet[Product]:
+    return (
+        Product.objects.select_related("shop", "shop__owner", "category")
+        .prefetch_related(
+            Prefetch("variants", queryset=Variant.objects.order_by("position", "id")),
+            Prefetch("images", queryset=ProductImage.objects.order_by("position", "id")),
+            "tags",
+        )
+        .annotate(
+            min_price_amount=Min("variants__price_amount"),
+            max_price_amount=Max("variants__price_amount"),
+        )
+    )
+
+
+def get_visible_product(*, owner_handle: str, handle: str) -> Product:
+    return product_detail_queryset().get(
+        shop__owner__handle__iexact=owner_handle,
+        handle=handle,
+        status=Product.Status.ACTIVE,
+        shop__status=Shop.Status.ACTIVE,
+    )
+
+
+def owner_products(*, shop: Shop) -> QuerySet[Product]:
+    """A creator's own products, every status, for the dashboard."""
+    return product_cards().filter(shop=shop).order_by("-is_featured", "tab_position", "-created_at")
+
+
+def get_shop_for_handle(*, handle: str) -> Shop | None:
+    return Shop.objects.select_related("owner").filter(owner__handle__iexact=handle).first()
