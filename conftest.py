@@ -2,6 +2,7 @@
 which tests it could not run and why, while CI (SHOPFEED_REQUIRE_SERVICES=1) fails instead."""
 
 import os
+import uuid
 
 import pytest
 from django.db import connection
@@ -27,6 +28,51 @@ def _media_root(settings, tmp_path):
 def _require_marked_services(request):
     if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
         _missing("needs PostgreSQL: set DATABASE_URL=postgres://... (CI does)")
+
+
+@pytest.fixture
+def redis_url():
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        _missing("needs Redis: set REDIS_URL=redis://127.0.0.1:6379/9 (CI does)")
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        _missing(f"Redis at {url} is not answering: {exc}")
+    return url
+
+
+@pytest.fixture
+def celery_worker(transactional_db, redis_url, tmp_path, settings):
+    """A real Celery worker process over Redis, on a queue of its own, sharing the test DB."""
+    if connection.vendor != "postgresql":
+        _missing("a real worker shares the test database only on PostgreSQL (set DATABASE_URL)")
+    from shopfeed.celery import app
+    from shopfeed.testing import start_celery_worker
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    old = (app.conf.broker_url, app.conf.task_default_queue, app.conf.task_always_eager)
+    app.conf.update(broker_url=redis_url, task_default_queue=queue, task_always_eager=False)
+    _reset_broker_pools(app)
+    worker = start_celery_worker(
+        broker_url=redis_url, queue=queue, log_path=tmp_path / "worker.log"
+    )
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        app.conf.update(broker_url=old[0], task_default_queue=old[1], task_always_eager=old[2])
+        _reset_broker_pools(app)
+
+
+def _reset_broker_pools(app):
+    # Connections are pooled per broker URL; drop them so the next send uses the new URL.
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
 
 
 @pytest.fixture
