@@ -1,7 +1,14 @@
+from django.contrib import messages
 from django.contrib.auth import login
-from django.shortcuts import redirect, render
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
+from shopfeed.errors import ShopFeedError
+
+from . import services
 from .forms import SignupForm
+from .models import User
 
 
 def signup(request):
@@ -13,3 +20,17 @@ def signup(request):
     return render(
         request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200
     )
+
+
+@login_required
+@require_POST
+def follow_toggle(request, handle):
+    creator = get_object_or_404(User, handle__iexact=handle)
+    try:
+        if request.POST.get("action") == "unfollow":
+            services.unfollow(follower=request.user, creator=creator)
+        else:
+            services.follow(follower=request.user, creator=creator)
+    except ShopFeedError as exc:
+        messages.error(request, exc.message)
+    return redirect("shops:profile", handle=creator.handle)

@@ -47,3 +47,19 @@ def test_follow_is_once_and_never_yourself(shopper, creator):
     assert Follow.objects.count() == 1
     with pytest.raises(ShopFeedError):
         services.follow(follower=creator, creator=creator)
+
+
+def test_shopper_follows_and_unfollows_a_creator_from_the_profile(client, shopper, creator):
+    client.force_login(shopper)
+    url = reverse("follow", kwargs={"handle": creator.handle})
+    assert client.post(url).status_code == 302
+    assert Follow.objects.filter(follower=shopper, creator=creator).exists()
+    client.post(url, {"action": "unfollow"})
+    assert not Follow.objects.exists()
+
+
+def test_following_needs_a_login_and_a_post(client, creator):
+    url = reverse("follow", kwargs={"handle": creator.handle})
+    assert client.get(url).status_code in (302, 405)
+    assert client.post(url).status_code == 302
+    assert not Follow.objects.exists()
