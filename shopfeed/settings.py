@@ -168,10 +168,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(CELERY_DATA_DIR / "out"),
         "data_folder_out": str(CELERY_DATA_DIR / "out"),
         "processed_folder": str(CELERY_DATA_DIR / "processed"),
+        "control_folder": str(CELERY_DATA_DIR / "control"),
         "store_processed": False,
     }
     # kombu's filesystem transport needs its folders to exist.
-    for _folder in ("out", "processed"):
+    for _folder in ("out", "processed", "control"):
         (CELERY_DATA_DIR / _folder).mkdir(parents=True, exist_ok=True)
 else:
     # A countdown longer than the visibility timeout runs twice (DESIGN.md section 9).
