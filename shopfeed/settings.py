@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "channels",
     "shopfeed.accounts",
     "shops",
+    "orders",
 ]
 
 MIDDLEWARE = [
