@@ -198,6 +198,16 @@ STRIPE_PUBLISHABLE_KEY = env.str(
 
 # Money
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="USD")
+# Unpaid checkouts give their stock back after this long.
+CHECKOUT_RESERVATION_MINUTES = env.int("CHECKOUT_RESERVATION_MINUTES", default=15)
+# The platform's fee on each sale, in basis points (1000 = 10%).
+PLATFORM_FEE_BPS = env.int("PLATFORM_FEE_BPS", default=1000)
+# A seller's payable becomes withdrawable this long after delivery.
+PAYOUT_HOLD_DAYS = env.int("PAYOUT_HOLD_DAYS", default=7)
+# Balances below this (minor units) wait for the next payout run.
+PAYOUT_MINIMUM_AMOUNT = env.int("PAYOUT_MINIMUM_AMOUNT", default=1000)
+# Payments still unpaid this long after checkout are asked about at Stripe.
+RECONCILE_AFTER_MINUTES = env.int("RECONCILE_AFTER_MINUTES", default=10)
 
 # Uploads: size is checked before Pillow decodes; Pillow's own bomb limit stays on.
 IMAGE_UPLOAD_MAX_BYTES = env.int("IMAGE_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
