@@ -77,6 +77,24 @@ def _reset_broker_pools(app):
     app.amqp._producer_pool = None
 
 
+@pytest.fixture(scope="session")
+def _localstripe_server(tmp_path_factory):
+    from shopfeed.testing import start_localstripe
+
+    proc, url = start_localstripe(log_path=tmp_path_factory.mktemp("localstripe") / "log")
+    yield url
+    proc.stop()
+
+
+@pytest.fixture
+def localstripe(_localstripe_server, settings):
+    """The Stripe SDK pointed at a real localstripe on loopback (its data is shared)."""
+    settings.STRIPE_API_BASE = _localstripe_server
+    settings.STRIPE_SECRET_KEY = "sk_test_shopfeed"  # noqa: S105 - localstripe accepts any
+    settings.STRIPE_JS_URL = f"{_localstripe_server}/js.stripe.com/v3/"
+    return _localstripe_server
+
+
 @pytest.fixture
 def shopper(db):
     return UserFactory(handle="shopper", username="shopper")

@@ -58,14 +58,15 @@ def _call(fn, *args, **kwargs):
 
 
 def _pi(obj) -> PaymentIntentInfo:
+    data = obj.to_dict()
     return PaymentIntentInfo(
-        id=obj.id,
-        status=obj.status,
-        amount=int(obj.amount),
-        amount_received=int(obj.get("amount_received") or 0),
-        currency=str(obj.currency).upper(),
-        client_secret=obj.get("client_secret") or "",
-        metadata=dict(obj.get("metadata") or {}),
+        id=data["id"],
+        status=data["status"],
+        amount=int(data["amount"]),
+        amount_received=int(data.get("amount_received") or 0),
+        currency=str(data["currency"]).upper(),
+        client_secret=data.get("client_secret") or "",
+        metadata=dict(data.get("metadata") or {}),
     )
 
 

@@ -77,3 +77,33 @@ def start_celery_worker(*, broker_url: str, queue: str, log_path: Path) -> Proce
     worker = Process(args, env, log_path)
     worker.wait_for_output("ready.", timeout=60)
     return worker
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
+
+
+def start_localstripe(*, log_path: Path) -> tuple[Process, str]:
+    """localstripe on a free loopback port, empty; returns the process and its base URL."""
+    port = free_port()
+    exe = Path(sys.executable).with_name("localstripe")
+    proc = Process([str(exe), "--port", str(port), "--from-scratch"], dict(os.environ), log_path)
+    wait_for_port(port)
+    return proc, f"http://127.0.0.1:{port}"

@@ -214,7 +214,13 @@ def update_product(*, product: Product, by, tags: Iterable[str] | None = None, *
     for name, value in fields.items():
         setattr(product, name, value)
     _full_clean(product, exclude=["shop"])
-    product.save()
+    try:
+        with transaction.atomic():
+            product.save()
+    except IntegrityError as exc:  # a concurrent request took the handle after full_clean
+        raise ShopFeedError(
+            "Another product of your shop already uses this handle.", field="handle"
+        ) from exc
     if tags is not None:
         set_tags(product=product, names=tags)
     if status is not None and status != product.status:
@@ -365,3 +371,18 @@ def arrange_tab(*, shop: Shop, by, order: Sequence[int], featured: Iterable[int]
         products[pk].tab_position = position
         products[pk].is_featured = pk in featured
     Product.objects.bulk_update(products.values(), ["tab_position", "is_featured"])
+
+
+@transaction.atomic
+def add_image_source(
+    *, product: Product, by, url: str, position: int | None = None, alt_text: str = ""
+) -> ProductImage:
+    """Record an image that lives at `url` (a CSV's "Image Src"); nothing is downloaded."""
+    ensure_owner(shop=product.shop, user=by)
+    if position is None:
+        last = product.images.order_by("-position").values_list("position", flat=True).first()
+        position = 0 if last is None else last + 1
+    img = ProductImage(product=product, source_url=url, alt_text=alt_text, position=position)
+    _full_clean(img, exclude=["product"])
+    img.save()
+    return img
