@@ -89,3 +89,23 @@ def owner_products(*, shop: Shop) -> QuerySet[Product]:
 
 def get_shop_for_handle(*, handle: str) -> Shop | None:
     return Shop.objects.select_related("owner").filter(owner__handle__iexact=handle).first()
+
+
+def with_compare_at(qs: QuerySet[Product]) -> QuerySet[Product]:
+    """Cards: add `compare_at_amount`, the struck-through price of the cheapest variant."""
+    return qs.annotate(
+        compare_at_amount=Subquery(
+            Variant.objects.filter(product=OuterRef("pk"))
+            .order_by("price_amount", "position", "id")
+            .values("compare_at_amount")[:1]
+        )
+    )
+
+
+def with_product_details(qs: QuerySet[Product]) -> QuerySet[Product]:
+    """API product list: each product with its variants, images and tags (three queries)."""
+    return qs.prefetch_related(
+        Prefetch("variants", queryset=Variant.objects.order_by("position", "id")),
+        Prefetch("images", queryset=ProductImage.objects.order_by("position", "id")),
+        "tags",
+    )

@@ -43,7 +43,10 @@ def test_product_with_two_variants_has_price_range(shop):
         status="active",
     )
     assert product.status == Product.Status.ACTIVE
-    assert list(product.variants.values_list("sku", "currency")) == [("LS-S", "USD"), ("LS-M", "USD")]
+    assert list(product.variants.values_list("sku", "currency")) == [
+        ("LS-S", "USD"),
+        ("LS-M", "USD"),
+    ]
 
 
 def test_duplicate_sku_in_a_shop_is_refused_and_nothing_is_written(shop):
