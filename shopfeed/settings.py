@@ -186,6 +186,26 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
+# Long delays live here, never in countdowns (a countdown past the visibility timeout runs
+# twice on Redis; DESIGN.md section 9).
+CELERY_BEAT_SCHEDULE = {
+    "release-expired-checkouts": {
+        "task": "orders.payment_tasks.release_expired_checkouts_task",
+        "schedule": 60.0,
+    },
+    "reconcile-payments": {
+        "task": "orders.payment_tasks.reconcile_payments_task",
+        "schedule": 300.0,
+    },
+    "release-payables": {
+        "task": "orders.payout_tasks.release_payables_task",
+        "schedule": 900.0,
+    },
+    "create-payouts": {
+        "task": "orders.payout_tasks.create_payouts_task",
+        "schedule": 3600.0,
+    },
+}
 
 # Stripe (used from the checkout issue on): localstripe on loopback by default.
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="" if PRODUCTION else "http://127.0.0.1:8420")

@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from orders.webhooks import stripe_webhook
 from shopfeed.accounts import views as account_views
 
 urlpatterns = [
@@ -14,6 +15,8 @@ urlpatterns = [
     path("api/v1/", include("shopfeed.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("stripe/webhook/", stripe_webhook, name="stripe-webhook"),
+    path("", include("orders.urls")),
     path("", include("shops.urls")),
 ]
 

@@ -1,0 +1,1 @@
+"""Staff tools for payouts. Being built."""

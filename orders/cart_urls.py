@@ -1,0 +1,3 @@
+"""Cart, buy now and checkout pages (/cart/, /checkout/). Being built; `orders` namespace."""
+
+urlpatterns: list = []

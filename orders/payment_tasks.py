@@ -1,0 +1,1 @@
+"""Payment tasks (webhook processing, expiry, reconciliation). Being built."""

@@ -1,0 +1,1 @@
+"""Payout tasks (release after hold, gather payouts, send them). Being built."""

@@ -1,0 +1,3 @@
+"""Seller balance and payouts (/dashboard/payouts/). Being built; `orders` namespace."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Seller order pages (/dashboard/orders/). Being built; `orders` namespace."""
+
+urlpatterns: list = []

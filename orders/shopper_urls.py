@@ -1,0 +1,3 @@
+"""Shopper order history and detail (/orders/). Being built; `orders` namespace."""
+
+urlpatterns: list = []
