@@ -182,7 +182,10 @@ class Variant(models.Model):
 
 class ProductImage(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
-    image = models.ImageField(upload_to="products/%Y/%m/", validators=[validate_image_file])
+    # Blank for an image known only by its source_url (imported from a CSV, not downloaded).
+    image = models.ImageField(
+        upload_to="products/%Y/%m/", blank=True, validators=[validate_image_file]
+    )
     thumbnail = models.ImageField(upload_to="products/thumbs/%Y/%m/", blank=True)
     alt_text = models.CharField(max_length=200, blank=True)
     position = models.PositiveIntegerField(default=0)
