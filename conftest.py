@@ -95,6 +95,33 @@ def localstripe(_localstripe_server, settings):
     return _localstripe_server
 
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium driven by Playwright (its own browser download cannot work here)."""
+    if not os.path.exists(CHROMIUM):
+        _missing(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium; CI does)")
+    # Playwright's sync API runs an event loop in this thread; Django's DB calls from the
+    # test body are still synchronous and safe.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
 @pytest.fixture
 def shopper(db):
     return UserFactory(handle="shopper", username="shopper")
