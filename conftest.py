@@ -70,10 +70,12 @@ def celery_worker(transactional_db, redis_url, tmp_path, settings):
 
 
 def _reset_broker_pools(app):
-    # Connections are pooled per broker URL; drop them so the next send uses the new URL.
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    # Connections and producers are pooled per broker URL (kombu keeps a global registry);
+    # drop them all so the next send uses the URL just configured.
+    from kombu import pools
+
+    pools.reset()
+    app._pool = None
     app.amqp._producer_pool = None
 
 
