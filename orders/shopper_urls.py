@@ -1,3 +1,10 @@
-"""Shopper order history and detail (/orders/). Being built; `orders` namespace."""
+"""Shopper order history and detail (/orders/); `orders` namespace."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import shopper_views
+
+urlpatterns = [
+    path("", shopper_views.order_list, name="order-list"),
+    path("<int:pk>/", shopper_views.order_detail, name="order-detail"),
+]
