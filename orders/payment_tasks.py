@@ -1,1 +1,35 @@
-"""Payment tasks (webhook processing, expiry, reconciliation). Being built."""
+"""Payment tasks: thin wrappers over orders.payments (each service is safe to run twice)."""
+
+from celery import shared_task
+
+from . import payments
+
+__all__ = [
+    "process_stripe_event_task",
+    "reconcile_payments_task",
+    "release_expired_checkouts_task",
+]
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=6,
+)
+def process_stripe_event_task(event_pk: int) -> bool:
+    # After the last retry the event stays unprocessed (with its error) and reconciliation
+    # runs it again.
+    return payments.process_stripe_event(event_pk=event_pk)
+
+
+# Beat runs these every few minutes: a failed run is simply the next run's work.
+@shared_task(acks_late=True)
+def release_expired_checkouts_task() -> int:
+    return payments.release_expired_checkouts()
+
+
+@shared_task(acks_late=True)
+def reconcile_payments_task() -> int:
+    return payments.reconcile_payments()

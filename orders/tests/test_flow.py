@@ -1,0 +1,84 @@
+"""The whole payment flow on real services: localstripe, a live server, a Celery worker over
+Redis, PostgreSQL. checkout -> PaymentIntent -> the buyer pays -> localstripe posts the webhook
+-> the worker processes it -> paid. (Shipping, delivery and payout extend this flow.)"""
+
+import uuid
+
+import pytest
+from django.conf import settings
+
+from orders import payments
+from orders.ledger_models import LedgerAccount
+from orders.models import Checkout, Order, StripeEvent
+from shopfeed.accounts.tests.factories import UserFactory
+from shopfeed.testing import free_port
+from shops.models import Variant
+from shops.tests.factories import VariantFactory
+
+from .payment_helpers import checkout_for, localstripe_call, pay, wait_until
+
+Kind = LedgerAccount.Kind
+
+
+@pytest.fixture
+def stripe_env(localstripe, monkeypatch):
+    """The worker process must reach the same localstripe as this one."""
+    monkeypatch.setenv("STRIPE_API_BASE", settings.STRIPE_API_BASE)
+    monkeypatch.setenv("STRIPE_SECRET_KEY", settings.STRIPE_SECRET_KEY)
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", settings.STRIPE_WEBHOOK_SECRET)
+    return localstripe
+
+
+@pytest.fixture
+def worker(stripe_env, celery_worker):
+    return celery_worker
+
+
+@pytest.fixture
+def stripe_webhooks_to(live_server, stripe_env):
+    """localstripe posts its events, signed with our secret, to the live server."""
+    name = f"flow-{uuid.uuid4().hex[:8]}"
+    localstripe_call(
+        f"/_config/webhooks/{name}",
+        {"url": f"{live_server.url}/stripe/webhook/", "secret": settings.STRIPE_WEBHOOK_SECRET},
+    )
+    yield live_server
+    # localstripe cannot forget a webhook: point it at a closed port instead.
+    localstripe_call(
+        f"/_config/webhooks/{name}",
+        {"url": f"http://127.0.0.1:{free_port()}/", "secret": settings.STRIPE_WEBHOOK_SECRET},
+    )
+
+
+def _balance(kind, shop=None) -> int:
+    acct = LedgerAccount.objects.filter(kind=kind, currency="USD", shop=shop).first()
+    return acct.balance_amount if acct else 0
+
+
+@pytest.mark.postgres
+@pytest.mark.services
+def test_checkout_payment_webhook_and_worker_end_with_the_order_paid(worker, stripe_webhooks_to):
+    variant = VariantFactory(quantity=3, price_amount=4200)
+    buyer = UserFactory()
+    checkout = checkout_for(buyer, variant, quantity=2)
+    checkout = payments.ensure_payment_intent(checkout=checkout)
+
+    pay(checkout.payment_intent_id)
+
+    def order_paid():
+        """the order is paid"""
+        return Order.objects.filter(checkout=checkout, status=Order.Status.PAID).first()
+
+    order = wait_until(order_paid, timeout=30)
+    checkout.refresh_from_db()
+    assert checkout.status == Checkout.Status.PAID
+    assert checkout.amount_received == 8400
+    event = StripeEvent.objects.get(type="payment_intent.succeeded")
+    assert event.processed_at is not None
+    assert event.payload["data"]["object"]["id"] == checkout.payment_intent_id
+    assert "process_stripe_event_task" in worker.output()
+    assert Variant.objects.get(pk=variant.pk).quantity == 1
+    assert order.fee_amount == 840
+    assert _balance(Kind.BUYER_CLEARING) == -8400
+    assert _balance(Kind.SELLER_PAYABLE, variant.shop) == 8400 - 840
+    assert _balance(Kind.PLATFORM_REVENUE) == 840
