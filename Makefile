@@ -3,7 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-export PORT
+# honcho hands each process its own PORT; the web port travels as WEB_PORT.
+WEB_PORT := $(PORT)
+export WEB_PORT
 
 .PHONY: run test lint format bench venv migrate seed clean
 
