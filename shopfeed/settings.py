@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "shopfeed.accounts",
     "shops",
     "orders",
+    "live",
 ]
 
 MIDDLEWARE = [
@@ -225,6 +226,16 @@ STRIPE_JS_URL = env.str(
 )
 if PRODUCTION and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET):
     raise ImproperlyConfigured("STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are required.")
+
+# Live: any RTMP/HLS media server can sit in front (nginx-rtmp style callbacks).
+LIVE_RTMP_URL = env.str("LIVE_RTMP_URL", default="rtmp://127.0.0.1:1935/live")
+LIVE_HLS_URL = env.str("LIVE_HLS_URL", default="http://127.0.0.1:8080/hls")
+# How many recent events a reconnecting client can ask for, per session.
+LIVE_REPLAY_WINDOW = env.int("LIVE_REPLAY_WINDOW", default=500)
+LIVE_CHAT_MAX_LENGTH = env.int("LIVE_CHAT_MAX_LENGTH", default=300)
+# Chat messages a user may send per LIVE_CHAT_RATE_WINDOW seconds.
+LIVE_CHAT_RATE = env.int("LIVE_CHAT_RATE", default=5)
+LIVE_CHAT_RATE_WINDOW = env.int("LIVE_CHAT_RATE_WINDOW", default=10)
 
 # Money
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="USD")
