@@ -1,0 +1,66 @@
+"""What a socket may ask the room to do: a registry of actions, checked server-side.
+
+A client sends `{"action": "<name>", "ref": "<its own id>", ...payload}`. The consumer looks
+the name up here, refuses it unless the sender qualifies (signed in; host or staff for host
+actions) whatever the client claims, and calls the handler, which calls a service. A
+ShopFeedError from the handler becomes an `error` event to that socket alone; the socket
+stays open.
+
+Modules register handlers with @action; live/apps.py imports them at startup.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shopfeed.errors import NotAllowed, ShopFeedError
+
+
+@dataclass(frozen=True)
+class RoomContext:
+    session_id: int
+    user: object  # the signed-in user, or AnonymousUser
+    is_host: bool
+    is_staff: bool
+
+    @property
+    def is_authenticated(self) -> bool:
+        return bool(getattr(self.user, "is_authenticated", False))
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    handler: Callable[[RoomContext, dict], object]
+    host_only: bool
+    login_required: bool
+
+
+REGISTRY: dict[str, Action] = {}
+
+
+def action(name: str, *, host_only: bool = False, login_required: bool = True):
+    def register(fn):
+        if name in REGISTRY:
+            raise RuntimeError(f"live action {name!r} registered twice")
+        REGISTRY[name] = Action(name, fn, host_only, login_required or host_only)
+        return fn
+
+    return register
+
+
+class UnknownAction(ShopFeedError):
+    """Unknown action."""
+
+    code = "unknown_action"
+
+
+def dispatch(ctx: RoomContext, name: str, payload: dict):
+    """Run one action synchronously (call it through database_sync_to_async)."""
+    act = REGISTRY.get(name)
+    if act is None:
+        raise UnknownAction(f"Unknown action {name!r}.")
+    if act.login_required and not ctx.is_authenticated:
+        raise NotAllowed("Log in to do that.", code="login_required")
+    if act.host_only and not (ctx.is_host or ctx.is_staff):
+        raise NotAllowed("Only the host can do that.", code="host_only")
+    return act.handler(ctx, payload)
