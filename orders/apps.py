@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class OrdersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "orders"
+
+    def ready(self):
+        from django.contrib.auth.signals import user_logged_in
+
+        from .cart import merge_on_login
+
+        # An anonymous shopper's cart follows them into their account.
+        user_logged_in.connect(merge_on_login, dispatch_uid="orders.cart.merge_on_login")

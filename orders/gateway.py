@@ -138,3 +138,27 @@ def construct_event(payload: bytes, sig_header: str | None) -> dict:
     except (ValueError, stripe.SignatureVerificationError) as exc:
         raise InvalidWebhook(str(exc)) from exc
     return event.to_dict()
+
+
+def confirm_payment_intent(
+    payment_intent_id: str, *, payment_method: str, idempotency_key: str
+) -> PaymentIntentInfo:
+    """Attach a card the browser tokenised and confirm the PaymentIntent from the server.
+
+    On Stripe, Stripe.js's confirmCardPayment does this itself. localstripe's Stripe.js only
+    plays the 3-D Secure step, so in development the checkout page asks the server for this
+    part (orders.cart_views.checkout_local_confirm); the card number never reaches us.
+    """
+    client = _client()
+    _call(
+        client.v1.payment_intents.update,
+        payment_intent_id,
+        params={"payment_method": payment_method},
+        options={"idempotency_key": f"{idempotency_key}-attach"},
+    )
+    pi = _call(
+        client.v1.payment_intents.confirm,
+        payment_intent_id,
+        options={"idempotency_key": idempotency_key},
+    )
+    return _pi(pi)

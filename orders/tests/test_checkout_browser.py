@@ -1,0 +1,181 @@
+"""A shopper buys in a real browser: product page -> Buy now -> address -> a test card in
+localstripe's Stripe.js card form -> localstripe posts the webhook to the live server -> a
+real Celery worker marks the order paid -> the done page shows it. PostgreSQL, Redis,
+localstripe and Debian's chromium, all real."""
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from orders.models import Checkout, Order, SaleSource
+from shopfeed.accounts.tests.factories import CreatorFactory, UserFactory
+from shopfeed.testing import free_port
+from shops.models import Variant
+from shops.tests.factories import ProductFactory, ShopFactory, VariantFactory
+
+from .payment_helpers import localstripe_call
+
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+]
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def stripe_env(localstripe, monkeypatch):
+    """The worker process must reach the same localstripe as this one."""
+    monkeypatch.setenv("STRIPE_API_BASE", settings.STRIPE_API_BASE)
+    monkeypatch.setenv("STRIPE_SECRET_KEY", settings.STRIPE_SECRET_KEY)
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", settings.STRIPE_WEBHOOK_SECRET)
+    # Playwright's sync API runs an event loop in this thread; our DB calls stay synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    return localstripe
+
+
+@pytest.fixture
+def worker(stripe_env, celery_worker):
+    return celery_worker
+
+
+@pytest.fixture
+def stripe_webhooks_to(live_server, stripe_env):
+    """localstripe posts its events, signed with our secret, to the live server."""
+    name = f"cart-browser-{uuid.uuid4().hex[:8]}"
+    localstripe_call(
+        f"/_config/webhooks/{name}",
+        {"url": f"{live_server.url}/stripe/webhook/", "secret": settings.STRIPE_WEBHOOK_SECRET},
+    )
+    yield live_server
+    # localstripe cannot forget a webhook: point it at a closed port instead.
+    localstripe_call(
+        f"/_config/webhooks/{name}",
+        {"url": f"http://127.0.0.1:{free_port()}/", "secret": settings.STRIPE_WEBHOOK_SECRET},
+    )
+
+
+def _screenshot(page, tmp_path: Path, name: str) -> None:
+    """Kept with the test's files; SHOPFEED_SCREENSHOTS=<dir> keeps a copy for a person."""
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    keep = os.environ.get("SHOPFEED_SCREENSHOTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        (Path(keep) / path.name).write_bytes(path.read_bytes())
+
+
+@pytest.mark.postgres
+def test_shopper_pays_with_a_test_card_and_sees_the_paid_order(
+    browser, worker, stripe_webhooks_to, tmp_path
+):
+    base = stripe_webhooks_to.url
+    shop = ShopFactory(owner=CreatorFactory(username="mia", handle="mia"), name="Mia's Closet")
+    product = ProductFactory(shop=shop, title="Linen Shirt", handle="linen-shirt")
+    variant = VariantFactory(product=product, option1="M", price_amount=3900, quantity=5)
+    UserFactory(username="sam", handle="sam")
+
+    ctx = browser.new_context(viewport=PHONE)
+    page = ctx.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", "sam")
+    page.fill("#id_password", "pw-Secret-123")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+    # From the shopping tab to the product page, then straight to checkout.
+    page.goto(f"{base}/@mia/")
+    page.locator(".product-card", has_text="Linen Shirt").click()
+    page.wait_for_url(f"{base}/@mia/products/linen-shirt/?from=tab")
+    _screenshot(page, tmp_path, "product-phone")
+    page.fill("#buy-qty", "2")
+    page.click("text=Buy now")
+    page.wait_for_url(f"{base}/checkout/?buy_now=1")
+    summary = page.inner_text(".checkout-summary")
+    assert "Mia's Closet" in summary and "$78.00" in summary
+
+    page.fill("#id_full_name", "Sam Shopper")
+    page.fill("#id_line1", "1 Main St")
+    page.fill("#id_city", "Springfield")
+    page.fill("#id_postal_code", "12345")
+    page.fill("#id_country", "US")
+    _screenshot(page, tmp_path, "checkout-phone")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.click("text=Continue to payment")
+    page.wait_for_url(f"{base}/checkout/*/pay/")
+
+    # localstripe's Stripe.js mounts plain inputs named by their placeholders.
+    card = page.locator("#card-element")
+    card.locator("input[placeholder=number]").fill("4242424242424242")
+    card.locator("input[placeholder=exp_month]").fill("12")
+    card.locator("input[placeholder=exp_year]").fill("34")
+    card.locator("input[placeholder=cvc]").fill("123")
+    card.locator("input[placeholder=postal_code]").fill("12345")
+    _screenshot(page, tmp_path, "pay-phone")
+    page.click("#pay-button")
+
+    page.wait_for_url(f"{base}/checkout/*/done/")
+    page.locator("#checkout-status.paid").wait_for(timeout=30_000)
+    status = page.inner_text("#checkout-status")
+    assert "Payment confirmed" in status and "Mia's Closet" in status and "Paid" in status
+    _screenshot(page, tmp_path, "done-phone")
+
+    checkout = Checkout.objects.get()
+    order = Order.objects.get()
+    assert checkout.status == Checkout.Status.PAID and checkout.total_amount == 7800
+    assert order.status == Order.Status.PAID and order.source == SaleSource.SHOPPING_TAB
+    assert Variant.objects.get(pk=variant.pk).quantity == 3
+    assert "process_stripe_event_task" in worker.output()
+
+    page.click(f"text=Order #{order.pk}")
+    page.wait_for_url(f"{base}/orders/{order.pk}/")
+    assert "Linen Shirt" in page.inner_text("body")
+    assert errors == []
+    ctx.close()
+
+
+def test_anonymous_cart_updates_in_place_and_survives_logging_in(
+    browser, live_server, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    base = live_server.url
+    for handle, title in (("mia", "Linen Shirt"), ("leo", "Clay Mug")):
+        shop = ShopFactory(owner=CreatorFactory(username=handle, handle=handle))
+        product = ProductFactory(shop=shop, title=title, handle=title.lower().replace(" ", "-"))
+        VariantFactory(product=product, price_amount=1500, quantity=20)
+    UserFactory(username="sam", handle="sam")
+
+    ctx = browser.new_context(viewport=PHONE)
+    page = ctx.new_page()
+    page.set_default_timeout(15_000)
+    for url in ("/@mia/products/linen-shirt/", "/@leo/products/clay-mug/"):
+        page.goto(f"{base}{url}")
+        page.click("text=Add to cart")
+        page.wait_for_url(f"{base}/cart/")
+    assert page.inner_text("#nav-cart") == "Cart (2)"
+    assert "$30.00" in page.inner_text(".totals")
+
+    line = page.locator(".line", has_text="Linen Shirt")
+    line.locator("input[name=quantity]").fill("3")
+    line.locator("text=Update").click()
+    page.locator("#nav-cart", has_text="Cart (4)").wait_for()  # swapped in place by htmx
+    assert "$60.00" in page.inner_text(".totals")
+    _screenshot(page, tmp_path, "cart-phone")
+
+    page.click("text=Check out")
+    page.wait_for_url(f"{base}/accounts/login/?next=/checkout/")
+    page.fill("#id_username", "sam")
+    page.fill("#id_password", "pw-Secret-123")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/checkout/")
+    summary = page.inner_text(".checkout-summary")
+    assert "Linen Shirt" in summary and "Clay Mug" in summary and "$60.00" in summary
+    ctx.close()
