@@ -11,7 +11,7 @@ import platform
 import sys
 import time
 
-BENCHMARKS = ("shopping_tab",)
+BENCHMARKS = ("shopping_tab", "flash_sale")
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
