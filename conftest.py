@@ -108,9 +108,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser():
-    """Debian's chromium driven by Playwright (its own browser download cannot work here)."""
+    """Debian's chromium driven by Playwright (its own browser download cannot work here).
+
+    One per test: Playwright's sync API keeps an asyncio loop running in this thread while
+    it is open, which would break later tests that call asyncio.run().
+    """
     if not os.path.exists(CHROMIUM):
         _missing(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium; CI does)")
     # Playwright's sync API runs an event loop in this thread; Django's DB calls from the

@@ -11,7 +11,7 @@ import platform
 import sys
 import time
 
-BENCHMARKS = ("shopping_tab", "flash_sale")
+BENCHMARKS = ("shopping_tab", "flash_sale", "fanout")
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:

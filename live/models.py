@@ -180,3 +180,26 @@ class SessionViewer(models.Model):
 
     def __str__(self):
         return self.viewer_key
+
+
+class LiveDealClaim(models.Model):
+    """Deal units one checkout took, so they go back if that checkout is never paid."""
+
+    deal = models.ForeignKey(FlashDeal, on_delete=models.CASCADE, related_name="claims")
+    checkout = models.OneToOneField(
+        "orders.Checkout", on_delete=models.CASCADE, related_name="live_deal_claim"
+    )
+    quantity = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the units went back to the deal (the checkout expired, failed or was cancelled).
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=1), name="live_deal_claim_qty_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} of deal {self.deal_id} for checkout {self.checkout_id}"

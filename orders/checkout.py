@@ -12,7 +12,7 @@ from django.utils import timezone
 from shopfeed.errors import ShopFeedError
 from shops.models import Product, Shop, Variant
 
-from . import stock
+from . import signals, stock
 from .models import Address, Checkout, Order, OrderEvent, OrderItem, SaleSource
 
 MAX_QUANTITY_PER_LINE = 99
@@ -173,4 +173,10 @@ def release_checkout(*, checkout_id: int, status: str = Checkout.Status.EXPIRED)
         )
     checkout.status = status
     checkout.save(update_fields=["status", "updated_at"])
+    transaction.on_commit(
+        lambda: signals.checkout_released.send(
+            sender=Checkout, checkout_id=checkout_id, status=status
+        ),
+        robust=True,
+    )
     return True

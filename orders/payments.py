@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from shops.models import Product
 
-from . import accounting, emails, gateway, states, stock
+from . import accounting, emails, gateway, signals, states, stock
 from .checkout import release_checkout
 from .errors import IllegalTransition, PaymentError, SoldOut
 from .models import Checkout, Order, OrderEvent, Refund, StripeEvent
@@ -213,6 +213,10 @@ def _mark_paid(checkout: Checkout, pi: gateway.PaymentIntentInfo, received: int)
             sold[product_id] += quantity
     for product_id in sorted(sold):
         Product.objects.filter(pk=product_id).update(sold_count=F("sold_count") + sold[product_id])
+    checkout_id = checkout.pk
+    transaction.on_commit(
+        lambda: signals.checkout_paid.send(sender=Checkout, checkout_id=checkout_id), robust=True
+    )
 
 
 # --- refunds of a whole payment (late or duplicate) --------------------------------------------

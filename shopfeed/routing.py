@@ -1,3 +1,5 @@
-"""WebSocket routes; the live app adds `/ws/live/<session_id>/` in its issue."""
+"""WebSocket routes of the whole project (composed into shopfeed/asgi.py)."""
 
-websocket_urlpatterns: list = []
+from live.routing import websocket_urlpatterns as live_websocket_urlpatterns
+
+websocket_urlpatterns: list = [*live_websocket_urlpatterns]

@@ -206,6 +206,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.payout_tasks.create_payouts_task",
         "schedule": 3600.0,
     },
+    # Claims already stop at a deal's end; this marks it ended and tells the room.
+    "end-expired-deals": {
+        "task": "live.tasks.end_expired_deals_task",
+        "schedule": 5.0,
+        "options": {"expires": 5.0},  # a missed run is the next run's work, not a backlog
+    },
 }
 
 # Stripe (used from the checkout issue on): localstripe on loopback by default.
@@ -230,6 +236,11 @@ if PRODUCTION and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET):
 # Live: any RTMP/HLS media server can sit in front (nginx-rtmp style callbacks).
 LIVE_RTMP_URL = env.str("LIVE_RTMP_URL", default="rtmp://127.0.0.1:1935/live")
 LIVE_HLS_URL = env.str("LIVE_HLS_URL", default="http://127.0.0.1:8080/hls")
+# Media-server callbacks must carry ?secret=<this>. Empty: only a direct loopback caller may
+# call them, and in production nobody (behind a local proxy every caller looks like loopback).
+LIVE_HOOK_SECRET = env.str("LIVE_HOOK_SECRET", default="")
+# A static file the live page plays when no media server answers (make run); empty in production.
+LIVE_DEMO_VIDEO = env.str("LIVE_DEMO_VIDEO", default="" if PRODUCTION else "video/demo-live.mp4")
 # How many recent events a reconnecting client can ask for, per session.
 LIVE_REPLAY_WINDOW = env.int("LIVE_REPLAY_WINDOW", default=500)
 LIVE_CHAT_MAX_LENGTH = env.int("LIVE_CHAT_MAX_LENGTH", default=300)

@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("stripe/webhook/", stripe_webhook, name="stripe-webhook"),
+    path("live/", include("live.urls")),
     path("", include("orders.urls")),
     path("", include("shops.urls")),
 ]

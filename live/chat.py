@@ -1,0 +1,254 @@
+"""Room chat and its moderation: the services, and the room actions that call them.
+
+Every message is kept (a deleted one only gets `deleted_at`/`deleted_by`) so staff can review
+it in the admin. Rules, checked here whatever the client sends: signed in; not banned or
+muted by the host (a restriction with `until` ends by itself); at most LIVE_CHAT_MAX_LENGTH
+characters; none of the shop's blocked words; at most LIVE_CHAT_RATE messages per user every
+LIVE_CHAT_RATE_WINDOW seconds, counted in the cache (Redis in production, so across
+processes; Channels has no throttle of its own).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from shopfeed.accounts.models import User
+from shopfeed.errors import Conflict, NotAllowed, NotFound, ShopFeedError
+
+from .actions import RoomContext, action
+from .broadcast import publish
+from .models import BlockedWord, ChatMessage, LiveSession, RoomRestriction
+
+MAX_RESTRICTION_MINUTES = 60 * 24 * 365
+
+
+class RateLimited(ShopFeedError):
+    """You are sending messages too fast."""
+
+    code = "rate_limited"
+    status_code = 429
+
+
+def max_length() -> int:
+    field_limit = ChatMessage._meta.get_field("text").max_length
+    return min(settings.LIVE_CHAT_MAX_LENGTH, field_limit)
+
+
+def _is_host_or_staff(session: LiveSession, user) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return user.pk == session.host_id or bool(user.is_staff)
+
+
+def active_restriction(*, host_id: int, user_id: int, kind: str) -> RoomRestriction | None:
+    return (
+        RoomRestriction.objects.filter(host_id=host_id, user_id=user_id, kind=kind)
+        .exclude(until__lte=timezone.now())
+        .first()
+    )
+
+
+def _check_restrictions(session: LiveSession, user) -> None:
+    for kind, what in ((RoomRestriction.Kind.BAN, "banned"), (RoomRestriction.Kind.MUTE, "muted")):
+        found = active_restriction(host_id=session.host_id, user_id=user.pk, kind=kind)
+        if found is not None:
+            until = f" until {found.until:%Y-%m-%d %H:%M} UTC" if found.until else ""
+            raise NotAllowed(f"You are {what} in this host's lives{until}.", code=what)
+
+
+def _clean_text(text) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise ShopFeedError("Write a message first.", code="empty", field="text")
+    text = text.strip()
+    limit = max_length()
+    if len(text) > limit:
+        raise ShopFeedError(
+            f"Messages are at most {limit} characters (this one has {len(text)}).",
+            code="too_long",
+            field="text",
+        )
+    return text
+
+
+def blocked_word_in(*, shop_id: int | None, text: str) -> str | None:
+    """The first of the shop's blocked words (or phrases) that `text` contains as a word."""
+    if shop_id is None:
+        return None
+    folded = text.casefold()
+    for word in BlockedWord.objects.filter(shop_id=shop_id).values_list("word", flat=True):
+        if re.search(rf"(?<!\w){re.escape(word.casefold())}(?!\w)", folded):
+            return word
+    return None
+
+
+def _clock() -> float:
+    return time.time()
+
+
+def check_rate(*, user_id: int) -> None:
+    """Count one message; refuse past LIVE_CHAT_RATE in the current (fixed) window."""
+    window, rate = settings.LIVE_CHAT_RATE_WINDOW, settings.LIVE_CHAT_RATE
+    now = _clock()
+    bucket = int(now // window)
+    key = f"live:chat-rate:{user_id}:{bucket}"
+    cache.add(key, 0, timeout=window + 1)
+    try:
+        sent = cache.incr(key)
+    except ValueError:  # the key expired between add and incr
+        cache.set(key, 1, timeout=window + 1)
+        sent = 1
+    if sent > rate:
+        wait = max(1, int((bucket + 1) * window - now + 0.999))
+        raise RateLimited(
+            f"Slow down: at most {rate} messages every {window} seconds. Try again in {wait} s."
+        )
+
+
+@transaction.atomic
+def post_message(*, session: LiveSession, user, text) -> ChatMessage:
+    if not getattr(user, "is_authenticated", False):
+        raise NotAllowed("Log in to chat.", code="login_required")
+    check_rate(user_id=user.pk)
+    text = _clean_text(text)
+    if session.status == LiveSession.Status.ENDED:
+        raise Conflict("This live has ended; its chat is closed.", code="session_ended")
+    _check_restrictions(session, user)
+    word = blocked_word_in(shop_id=session.shop_id, text=text)
+    if word is not None:
+        raise ShopFeedError(
+            f"This shop does not allow “{word}” in its chat. Edit your message and send it again.",
+            code="blocked_word",
+            field="text",
+        )
+    message = ChatMessage.objects.create(session=session, user=user, text=text)
+    publish(
+        session.pk,
+        "chat.message",
+        {"id": message.pk, "user": {"handle": user.handle, "name": user.name}, "text": text},
+    )
+    return message
+
+
+@transaction.atomic
+def delete_message(*, message: ChatMessage, by) -> ChatMessage:
+    """Hide a message from the room (kept for moderation); deleting twice changes nothing."""
+    message = ChatMessage.objects.select_for_update().select_related("session").get(pk=message.pk)
+    if not _is_host_or_staff(message.session, by):
+        raise NotAllowed("Only the host can delete messages.", code="host_only")
+    if message.deleted_at is not None:
+        return message
+    message.deleted_at = timezone.now()
+    message.deleted_by = by
+    message.save(update_fields=["deleted_at", "deleted_by"])
+    publish(message.session_id, "chat.deleted", {"message_id": message.pk})
+    return message
+
+
+MODERATION_KINDS = {
+    "mute": (RoomRestriction.Kind.MUTE, True),
+    "ban": (RoomRestriction.Kind.BAN, True),
+    "unmute": (RoomRestriction.Kind.MUTE, False),
+    "unban": (RoomRestriction.Kind.BAN, False),
+}
+
+
+def _clean_minutes(minutes) -> int | None:
+    if minutes in (None, ""):
+        return None
+    if isinstance(minutes, bool):
+        minutes = None
+    try:
+        minutes = int(minutes)
+    except (TypeError, ValueError):
+        minutes = 0
+    if not 1 <= minutes <= MAX_RESTRICTION_MINUTES:
+        raise ShopFeedError(
+            f"minutes is a whole number from 1 to {MAX_RESTRICTION_MINUTES}, or empty for "
+            "until lifted.",
+            code="invalid",
+            field="minutes",
+        )
+    return minutes
+
+
+@transaction.atomic
+def moderate(
+    *, session: LiveSession, by, handle, kind: str, minutes=None
+) -> RoomRestriction | None:
+    """Mute or ban a viewer across the host's lives (optionally for `minutes`), or lift it.
+
+    A ban also closes the viewer's open sockets in this room (the room hub sees the event)."""
+    if not _is_host_or_staff(session, by):
+        raise NotAllowed("Only the host can moderate this live.", code="host_only")
+    if kind not in MODERATION_KINDS:
+        raise ShopFeedError(
+            "kind is one of mute, ban, unmute, unban.", code="invalid", field="kind"
+        )
+    restriction_kind, imposing = MODERATION_KINDS[kind]
+    minutes = _clean_minutes(minutes) if imposing else None
+    handle = handle.lstrip("@").strip() if isinstance(handle, str) else ""
+    target = User.objects.filter(handle__iexact=handle).first() if handle else None
+    if target is None:
+        raise NotFound(f"No viewer @{handle}." if handle else "Say which viewer.", code="no_user")
+    if target.pk == session.host_id:
+        raise NotAllowed("The host cannot be muted or banned.", code="host_protected")
+    restriction = None
+    if imposing:
+        until = timezone.now() + timedelta(minutes=minutes) if minutes else None
+        restriction, _ = RoomRestriction.objects.update_or_create(
+            host_id=session.host_id,
+            user=target,
+            kind=restriction_kind,
+            defaults={"until": until, "created_by": by},
+        )
+    else:
+        RoomRestriction.objects.filter(
+            host_id=session.host_id, user=target, kind=restriction_kind
+        ).delete()
+    publish(session.pk, "moderation", {"user": target.handle, "kind": kind})
+    return restriction
+
+
+# --- room actions (live.actions registry) ----------------------------------------------------
+
+
+def _session(ctx: RoomContext) -> LiveSession:
+    try:
+        return LiveSession.objects.get(pk=ctx.session_id)
+    except LiveSession.DoesNotExist:
+        raise NotFound("This live does not exist.") from None
+
+
+@action("chat.send")
+def chat_send(ctx: RoomContext, payload: dict) -> None:
+    post_message(session=_session(ctx), user=ctx.user, text=payload.get("text"))
+
+
+@action("chat.delete", host_only=True)
+def chat_delete(ctx: RoomContext, payload: dict) -> None:
+    try:
+        message_id = int(payload.get("message_id"))
+    except (TypeError, ValueError):
+        raise ShopFeedError("message_id is a message's id.", code="invalid") from None
+    message = ChatMessage.objects.filter(pk=message_id, session_id=ctx.session_id).first()
+    if message is None:
+        raise NotFound("No such message in this live.")
+    delete_message(message=message, by=ctx.user)
+
+
+@action("moderate", host_only=True)
+def moderate_viewer(ctx: RoomContext, payload: dict) -> None:
+    moderate(
+        session=_session(ctx),
+        by=ctx.user,
+        handle=payload.get("user"),
+        kind=payload.get("kind"),
+        minutes=payload.get("minutes"),
+    )

@@ -1,0 +1,300 @@
+"""The live room's WebSocket (`/ws/live/<session_id>/`): thin, as DESIGN.md section 5 asks.
+
+It admits the socket (the session exists and is watchable; a banned user is refused), hands
+it to this process's room hub, sends the "hello" snapshot, replays what a reconnecting client
+missed, and turns client frames into actions (live.actions.dispatch) whose rules live in
+services. Delivery of room events is the hub's job, not this consumer's: there is no Channels
+layer per socket (see live/hub.py for why).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
+from django.db.models import F
+from django.db.utils import IntegrityError
+from django.utils import timezone
+
+from shopfeed.errors import ShopFeedError
+
+from . import actions, selectors, selling
+from .bus import get_bus
+from .hub import CLOSED, PENDING, RoomSocket, frame_id, get_hub
+from .models import LiveSession, RoomRestriction, SessionViewer
+
+MAX_FRAME = 4096  # characters a client frame may have
+RESUME_GRACE = 0.3  # seconds a new socket waits for a "resume" before live delivery starts
+SNAPSHOT_TTL = 2.0  # seconds a session's snapshot may be reused while no event happened
+CLOSE_NOT_FOUND = 4404
+CLOSE_BANNED = 4003
+
+
+def _envelope(type_: str, data, event_id: int | None = None) -> str:
+    body = {"type": type_}
+    if event_id is not None:
+        body["id"] = event_id
+    body["ts"] = int(time.time() * 1000)
+    body["data"] = data
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _error(code: str, detail: str, ref=None) -> str:
+    return _envelope("error", {"code": code, "detail": detail, "ref": ref})
+
+
+# --- the database side (run in a thread through database_sync_to_async) ---------------------
+
+
+@dataclass(frozen=True)
+class Admission:
+    refusal: tuple[int, str, str] | None = None  # (close code, error code, detail)
+    is_host: bool = False
+    is_staff: bool = False
+    handle: str = ""
+
+
+def _active_restriction(*, host_id: int, user, kind: str) -> bool:
+    return (
+        RoomRestriction.objects.filter(host_id=host_id, user=user, kind=kind)
+        .exclude(until__lte=timezone.now())
+        .exists()
+    )
+
+
+def admit(*, session_id: int, user, viewer_key: str) -> Admission:
+    try:
+        session = selectors.get_watchable_session(session_id=session_id, user=user)
+    except LiveSession.DoesNotExist:
+        return Admission(refusal=(CLOSE_NOT_FOUND, "not_found", "This live does not exist."))
+    authenticated = bool(getattr(user, "is_authenticated", False))
+    if authenticated and _active_restriction(
+        host_id=session.host_id, user=user, kind=RoomRestriction.Kind.BAN
+    ):
+        return Admission(refusal=(CLOSE_BANNED, "banned", "You are banned from this host's lives."))
+    _count_viewer(session_id=session_id, viewer_key=viewer_key)
+    return Admission(
+        is_host=authenticated and user.pk == session.host_id,
+        is_staff=authenticated and user.is_staff,
+        handle=user.handle if authenticated else "",
+    )
+
+
+# (session id, viewer key) pairs this process has already recorded: a reconnect storm of
+# thousands of sockets should not cost a query each. Bounded; forgetting only costs a query.
+_seen_viewers: dict[tuple[int, str], None] = {}
+SEEN_VIEWERS_MAX = 100_000
+
+
+def _count_viewer(*, session_id: int, viewer_key: str) -> None:
+    seen = (session_id, viewer_key)
+    if seen in _seen_viewers:
+        return
+    if len(_seen_viewers) >= SEEN_VIEWERS_MAX:
+        _seen_viewers.clear()
+    if not SessionViewer.objects.filter(session_id=session_id, viewer_key=viewer_key).exists():
+        try:
+            SessionViewer.objects.create(session_id=session_id, viewer_key=viewer_key)
+        except IntegrityError:
+            pass  # another socket of the same viewer got there first
+        else:
+            LiveSession.objects.filter(pk=session_id).update(total_viewers=F("total_viewers") + 1)
+    _seen_viewers[seen] = None
+
+
+def snapshot(*, session_id: int, last_id: int) -> dict:
+    """What a socket needs to draw the room as of event `last_id` ("hello" minus viewers)."""
+    session = LiveSession.objects.select_related("host").get(pk=session_id)
+    deal = selling.active_deal(session_id=session_id)
+    return {
+        "session": {
+            "id": session.pk,
+            "title": session.title,
+            "status": session.status,
+            "host": {"handle": session.host.handle, "name": session.host.name},
+        },
+        "pinned": selectors.pinned_card(session),
+        "lineup": selectors.lineup_cards(session),
+        "deal": selling.deal_data(deal) if deal else None,
+        "viewers": 0,
+        "last_id": last_id,
+    }
+
+
+# A burst of viewers joining between two events gets the same snapshot: one build, not one each.
+_snapshots: dict[int, tuple[int, float, dict]] = {}
+
+
+async def cached_snapshot(session_id: int, last_id: int) -> dict:
+    cached = _snapshots.get(session_id)
+    if cached and cached[0] == last_id and time.monotonic() - cached[1] < SNAPSHOT_TTL:
+        return dict(cached[2])
+    data = await database_sync_to_async(snapshot)(session_id=session_id, last_id=last_id)
+    _snapshots[session_id] = (last_id, time.monotonic(), data)
+    return dict(data)
+
+
+def _viewer_key(scope, user) -> str:
+    if getattr(user, "is_authenticated", False):
+        return f"u:{user.pk}"
+    session = scope.get("session")
+    key = getattr(session, "session_key", None) if session is not None else None
+    if not key:
+        client = scope.get("client") or ("", 0)
+        headers = dict(scope.get("headers") or [])
+        key = f"{client[0]}|{headers.get(b'user-agent', b'').decode('latin-1')}"
+    return "a:" + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+class LiveRoomConsumer(AsyncWebsocketConsumer):
+    # No such layer: a socket needs no channel of its own, the hub fans out (live/hub.py).
+    channel_layer_alias = "live-room-hub"
+
+    sock: RoomSocket | None = None
+    _grace: asyncio.TimerHandle | None = None
+    _floor = 0  # with sock.synced_upto: the socket has had every event id in between
+
+    async def websocket_connect(self, message):
+        self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
+        user = self.scope.get("user")
+        # The model instance, not Channels' lazy wrapper, goes to services.
+        user = AnonymousUser() if user is None else getattr(user, "_wrapped", user)
+        self.user = user
+        admission = await database_sync_to_async(admit)(
+            session_id=self.session_id, user=user, viewer_key=_viewer_key(self.scope, user)
+        )
+        await self.accept()
+        if admission.refusal:
+            close_code, code, detail = admission.refusal
+            await self.send(_error(code, detail))
+            await self.close(close_code)
+            return
+        self.ctx = actions.RoomContext(
+            session_id=self.session_id,
+            user=user,
+            is_host=admission.is_host,
+            is_staff=admission.is_staff,
+        )
+        hub = get_hub()
+        self.sock = RoomSocket(
+            session_id=self.session_id,
+            send=self.base_send,
+            user_id=getattr(user, "pk", None),
+            handle=admission.handle,
+        )
+        last = await hub.join(self.sock)
+        await self._hello(last)
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        if "last_id" in query:
+            await self._resume(query["last_id"][0], ref=None)
+        else:
+            # A reconnecting client sends "resume" first: wait for it a moment so that what it
+            # missed comes before live events, in order.
+            self._grace = asyncio.get_running_loop().call_later(RESUME_GRACE, self._go_live)
+
+    async def _hello(self, last: int) -> None:
+        data = await cached_snapshot(self.session_id, last)
+        data["viewers"] = get_hub().viewers(self.session_id)
+        self.sock.push_text(_envelope("hello", data, event_id=last))
+        self.sock.synced_upto = self._floor = last
+
+    def _go_live(self) -> None:
+        self._grace = None
+        if self.sock is not None and self.sock.state is PENDING:
+            get_hub().activate(self.sock)
+
+    async def websocket_receive(self, message):
+        if self.sock is None or self.sock.state is CLOSED:
+            return
+        text = message.get("text")
+        if text is None:
+            self.sock.push_text(_error("bad_frame", "Send JSON text frames."))
+            return
+        if len(text) > MAX_FRAME:
+            self.sock.push_text(_error("too_large", f"Frames are at most {MAX_FRAME} characters."))
+            return
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            self.sock.push_text(_error("bad_json", "That frame is not valid JSON."))
+            return
+        if not isinstance(frame, dict) or not isinstance(frame.get("action"), str):
+            self.sock.push_text(_error("bad_frame", 'A frame is {"action": ..., ...}.'))
+            return
+        name = frame.pop("action")
+        ref = frame.pop("ref", None)
+        if not isinstance(ref, str | int) or isinstance(ref, bool):
+            ref = None
+        elif isinstance(ref, str):
+            ref = ref[:64]
+        if name == "resume":
+            await self._resume(frame.get("last_id"), ref=ref)
+            return
+        self._go_live_now()
+        try:
+            await database_sync_to_async(actions.dispatch)(self.ctx, name, frame)
+        except ShopFeedError as exc:
+            self.sock.push_text(_error(exc.code, exc.message, ref))
+        except ValidationError as exc:
+            self.sock.push_text(_error("invalid", " ".join(exc.messages), ref))
+
+    def _go_live_now(self) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
+        self._go_live()
+
+    async def _resume(self, raw_last_id, *, ref) -> None:
+        """Send exactly the events after `last_id` this socket has not had, then live ones."""
+        try:
+            last_id = int(raw_last_id)
+            if last_id < 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            self.sock.push_text(_error("bad_frame", "resume needs a last_id >= 0.", ref))
+            self._go_live_now()
+            return
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        hub, sock = get_hub(), self.sock
+        if sock.state is not PENDING:
+            hub.hold(sock)
+        frames = await asyncio.to_thread(get_bus().replay, self.session_id, last_id)
+        if sock.state is CLOSED:
+            return
+        if frames is None or last_id > await hub.last_id(self.session_id):
+            reason = (
+                f"Events after {last_id} are no longer kept."
+                if frames is None
+                else f"Event {last_id} is ahead of this room."
+            )
+            sock.push_text(_envelope("resync", {"reason": reason}))
+            sock.pending = []
+            await self._hello(await hub.last_id(self.session_id))
+        else:
+            # The socket has had every event in (floor, synced_upto]: send the rest, in order.
+            floor, synced = self._floor, sock.synced_upto
+            for text in frames:
+                event_id = frame_id(text)
+                if floor < event_id <= synced:
+                    continue
+                sock.push_text(text)
+                sock.synced_upto = max(sock.synced_upto, event_id)
+            self._floor = min(floor, last_id)
+        hub.activate(sock)
+
+    async def websocket_disconnect(self, message):
+        if self._grace is not None:
+            self._grace.cancel()
+        if self.sock is not None:
+            get_hub().leave(self.sock)
+        raise StopConsumer()

@@ -1,0 +1,712 @@
+"""The room hub: one per server process, between the event bus and the local sockets.
+
+Fan-out is where live rooms break (DESIGN.md section 5): a Channels consumer per viewer fed by
+`group_send` pays a layer hop, a queue and a JSON encode per viewer per event. Here:
+
+- each event is encoded once, by the bus, and arrives as the exact text to send;
+- a process holds ONE Redis pub/sub subscription per session that has local sockets (or one
+  MemoryBus listener when there is no Redis), whatever the number of viewers;
+- a frame is handed to every local socket of its session in one synchronous pass, with no
+  task, queue or await per viewer. Under uvicorn's websockets-sansio protocol without
+  compression the WebSocket frame itself is built once and written to each transport;
+  under any other server the ASGI `send` of each socket is stepped by hand and completes
+  without suspending unless that socket is backpressured;
+- a backpressured socket gets a bounded outbox drained by a task of its own, so one slow
+  phone never stalls the room; past the bound it is closed (code 4008) and resumes by id;
+- viewer counts are coalesced: at most one "viewers" event a second per session across all
+  processes (a Redis lock decides which process publishes).
+
+Ordering: the bus gives every frame of a session an id under one atomic script, and Redis
+pub/sub keeps a channel's order, so sockets receive ids in increasing order. A gap (a pub/sub
+blip) is repaired from the bus's replay window before later frames go out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import logging
+import os
+import time
+import types
+import uuid
+from collections import deque
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from .bus import _keys as bus_keys
+from .bus import channel_name, get_bus
+
+logger = logging.getLogger(__name__)
+
+PENDING, LIVE, CLOSED = "pending", "live", "closed"
+# Close codes the client can act on (both mean: reconnect and resume from your last id).
+CLOSE_TOO_SLOW = 4008
+CLOSE_RESYNC = 4009
+CLOSE_BANNED = 4003
+
+VIEWERS_EVERY = 1.0  # seconds between "viewers" events of a session, across processes
+ROOM_LINGER = 10.0  # keep an emptied room's subscription this long (reconnect storms)
+
+
+def backlog_limit() -> int:
+    """Frames a socket may fall behind before it is closed to resume by id."""
+    return getattr(settings, "LIVE_SOCKET_BACKLOG", 500)
+
+
+def frame_id(frame: str) -> int:
+    """The id of a bus frame (`{"type":"...","id":N,...}`) without decoding the JSON."""
+    start = frame.find('"id":') + 5
+    return int(frame[start : frame.find(",", start)])
+
+
+class Event:
+    """One frame, prepared once for every socket: ASGI message and raw WebSocket bytes."""
+
+    __slots__ = ("id", "text", "_msg", "_raw")
+
+    def __init__(self, text: str, event_id: int | None = None):
+        self.id = event_id
+        self.text = text
+        self._msg = None
+        self._raw = None
+
+    @property
+    def msg(self) -> dict:
+        if self._msg is None:
+            self._msg = {"type": "websocket.send", "text": self.text}
+        return self._msg
+
+    @property
+    def raw(self) -> bytes:
+        # Server frames are unmasked: without per-connection compression the bytes on the
+        # wire are the same for every socket.
+        if self._raw is None:
+            payload = self.text.encode()
+            n = len(payload)
+            if n < 126:
+                head = bytes((0x81, n))
+            elif n < 65536:
+                head = bytes((0x81, 126)) + n.to_bytes(2, "big")
+            else:
+                head = bytes((0x81, 127)) + n.to_bytes(8, "big")
+            self._raw = head + payload
+        return self._raw
+
+
+# -- stepping an ASGI send by hand ------------------------------------------------------------
+
+
+@types.coroutine
+def _resume(coro, yielded):
+    """Finish, under the awaiting task, a coroutine that `_step` already started."""
+    while True:
+        try:
+            sent = yield yielded
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:  # noqa: BLE001 - forwarded into the coroutine
+            try:
+                yielded = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                yielded = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
+def _step(coro):
+    """Run `coro` up to its first suspension: None if it finished, else an awaitable."""
+    try:
+        yielded = coro.send(None)
+    except StopIteration:
+        return None
+    return _resume(coro, yielded)
+
+
+def _raw_protocol(send):
+    """uvicorn's websockets-sansio protocol behind `send`, when frames can be shared."""
+    try:
+        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    except ImportError:  # another ASGI server: its own send, stepped by hand
+        return None
+    proto = getattr(send, "__self__", None)
+    if not isinstance(proto, WebSocketsSansIOProtocol) or os.environ.get("LIVE_HUB_RAW") == "0":
+        return None
+    if not all(hasattr(proto, a) for a in ("conn", "transport", "writable", "close_sent")):
+        return None  # not the uvicorn this was written against: take the ASGI way
+    if getattr(proto.conn, "extensions", None):
+        return None  # per-connection compression: the bytes differ; use the ASGI send
+    return proto
+
+
+def unwrap_send(send):
+    """The server's own ASGI send under Channels' session wrapper (which only acts on HTTP)."""
+    from channels.sessions import InstanceSessionWrapper
+
+    while isinstance(getattr(send, "__self__", None), InstanceSessionWrapper):
+        send = send.__self__.real_send
+    return send
+
+
+class RoomSocket:
+    """One local WebSocket in a room, as the hub sees it."""
+
+    __slots__ = (
+        "session_id",
+        "send",
+        "proto",
+        "user_id",
+        "handle",
+        "state",
+        "pending",
+        "outbox",
+        "drainer",
+        "synced_upto",
+        "closed_with",
+        "hub",
+    )
+
+    def __init__(self, *, session_id: int, send, user_id=None, handle: str | None = None):
+        self.session_id = session_id
+        self.send = unwrap_send(send)
+        self.proto = _raw_protocol(self.send)
+        self.user_id = user_id
+        self.handle = (handle or "").lower()
+        self.state = PENDING
+        self.pending: list[Event] = []  # frames held while the socket is (re)synchronised
+        self.outbox: deque | None = None  # set while the socket is backpressured
+        self.drainer: asyncio.Task | None = None
+        self.synced_upto = 0  # every event id <= this (and > hello's) was handed to it
+        self.closed_with: int | None = None
+        self.hub: Hub | None = None
+
+    # Writes. Every frame to a socket goes through push() so that the order is one.
+
+    def push(self, ev: Event) -> None:
+        if self.state is CLOSED:
+            return
+        if self.outbox is not None:
+            if len(self.outbox) >= backlog_limit():
+                self.close(CLOSE_TOO_SLOW, "Too far behind; reconnect and resume.")
+                return
+            self.outbox.append(ev)
+            return
+        proto = self.proto
+        if proto is not None:
+            if proto.close_sent or proto.disconnected:
+                return  # the consumer hears websocket.disconnect and leaves
+            if proto.writable.is_set():
+                proto.transport.write(ev.raw)
+                return
+            self._go_slow(None, ev)
+            return
+        try:
+            rest = _step(self.send(ev.msg))
+        except Exception:  # noqa: BLE001 - a socket that cannot take a frame is gone
+            self.close(None)
+            return
+        if rest is not None:
+            self._go_slow(rest, None)
+
+    def push_many(self, events: list[Event], joined: bytes) -> None:
+        """Several frames in one write (raw path), or one by one."""
+        proto = self.proto
+        if (
+            self.outbox is None
+            and self.state is not CLOSED
+            and not proto.close_sent
+            and not proto.disconnected
+            and proto.writable.is_set()
+        ):
+            proto.transport.write(joined)
+            return
+        for ev in events:
+            self.push(ev)
+
+    def push_text(self, text: str) -> None:
+        self.push(Event(text))
+
+    def _go_slow(self, in_flight, ev: Event | None) -> None:
+        self.outbox = deque()
+        if ev is not None:
+            self.outbox.append(ev)
+        self.drainer = asyncio.get_running_loop().create_task(self._drain(in_flight))
+
+    async def _drain(self, in_flight) -> None:
+        try:
+            if in_flight is not None:
+                await in_flight
+            while self.outbox:
+                ev = self.outbox.popleft()
+                if self.state is CLOSED:
+                    return
+                proto = self.proto
+                if proto is not None:
+                    await proto.writable.wait()
+                    if proto.close_sent or proto.disconnected:
+                        return
+                    proto.transport.write(ev.raw)
+                else:
+                    await self.send(ev.msg)
+            self.outbox = None
+        except Exception:  # noqa: BLE001 - the client went away while we waited
+            self.close(None)
+        finally:
+            self.drainer = None
+
+    def close(self, code: int | None, reason: str = "") -> None:
+        """Stop sending; with a code, close the WebSocket (the client may resume by id)."""
+        if self.state is CLOSED:
+            return
+        self.state = CLOSED
+        self.closed_with = code
+        self.pending = []
+        self.outbox = None
+        if self.hub is not None:
+            self.hub.forget(self)
+        if self.drainer is not None:
+            self.drainer.cancel()
+        if code is not None:
+            asyncio.get_running_loop().create_task(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        try:
+            await asyncio.wait_for(
+                self.send({"type": "websocket.close", "code": code, "reason": reason}), 5
+            )
+        except Exception:  # noqa: BLE001 - a client that does not read its close is cut off
+            if self.proto is not None:
+                self.proto.transport.abort()
+
+
+class Room:
+    __slots__ = (
+        "session_id",
+        "live",
+        "pending",
+        "last_id",
+        "ready",
+        "members",
+        "held",
+        "viewers",
+    )
+
+    def __init__(self, session_id: int):
+        self.session_id = session_id
+        self.live: set[RoomSocket] = set()
+        self.pending: set[RoomSocket] = set()
+        self.last_id: int | None = None  # the last event id this process handed out
+        self.ready: asyncio.Future | None = None  # subscribed
+        self.members: tuple[RoomSocket, ...] | None = None  # cached snapshot of self.live
+        self.held: list[str] | None = None  # frames waiting while a gap is repaired
+        self.viewers: int | None = None  # the count in the last "viewers" event
+
+    @property
+    def count(self) -> int:
+        return len(self.live) + len(self.pending)
+
+
+_VIEWERS_LUA = """
+local now = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. (now + tonumber(ARGV[4])))
+redis.call('PEXPIRE', KEYS[1], 600000)
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[5]) then
+  return -1
+end
+local total = 0
+local rows = redis.call('HGETALL', KEYS[1])
+for i = 1, #rows, 2 do
+  local count, expires = string.match(rows[i + 1], '^(%d+):(%d+)$')
+  if count == nil or tonumber(expires) < now then
+    redis.call('HDEL', KEYS[1], rows[i])
+  else
+    total = total + tonumber(count)
+  end
+end
+if redis.call('GET', KEYS[3]) == tostring(total) then
+  return -1
+end
+redis.call('SET', KEYS[3], total, 'EX', 86400)
+return total
+"""
+
+
+class Hub:
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.rooms: dict[int, Room] = {}
+        self.token = uuid.uuid4().hex[:12]  # this process, in the cross-process viewer count
+        self.redis_url = settings.REDIS_URL
+        self._pubsub = None
+        self._redis = None
+        self._viewers_script = None
+        self._reader: asyncio.Task | None = None
+        self._ticker: asyncio.Task | None = None
+        self._confirm: dict[bytes, asyncio.Future] = {}
+        self._memory_listener = None
+        self._published: dict[int, int] = {}  # MemoryBus: the count last published
+        self._reported: dict[int, int] = {}  # Redis: the count last written for this process
+
+    # -- membership --------------------------------------------------------------------------
+
+    async def join(self, sock: RoomSocket) -> int:
+        """Add a socket (held until activate()); returns the bus's last id, read after the
+        subscription is active so that every later event reaches the socket."""
+        room = self.attach(sock)
+        self._start_ticker()
+        await self._subscribe(room)
+        last = await self.last_id(sock.session_id)
+        sock.synced_upto = last
+        return last
+
+    async def last_id(self, session_id: int) -> int:
+        """The bus's last event id for a session (no thread hop: asked on every connect)."""
+        if not self.redis_url:
+            return get_bus().last_id(session_id)
+        seq_key = bus_keys(session_id)[0]
+        return int(await self._async_redis().get(seq_key) or 0)
+
+    def _async_redis(self):
+        if self._redis is None:
+            import redis.asyncio as aioredis
+
+            # Every connect asks for the last id: a connect storm must queue for a
+            # connection, not fail at redis-py's pool cap (DESIGN.md section 9).
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.redis_url, max_connections=32, timeout=20
+            )
+            self._redis = aioredis.Redis(connection_pool=pool)
+            self._viewers_script = self._redis.register_script(_VIEWERS_LUA)
+        return self._redis
+
+    def attach(self, sock: RoomSocket) -> Room:
+        """Count a socket in its room, frames held for it until activate()."""
+        room = self.rooms.get(sock.session_id)
+        if room is None:
+            room = self.rooms[sock.session_id] = Room(sock.session_id)
+        sock.hub = self
+        sock.state = PENDING
+        room.pending.add(sock)
+        return room
+
+    def hold(self, sock: RoomSocket) -> None:
+        """Stop live delivery to a socket (frames are kept) while it is resynchronised."""
+        room = self.rooms.get(sock.session_id)
+        if room is None or sock.state is not LIVE:
+            return
+        room.live.discard(sock)
+        room.members = None
+        room.pending.add(sock)
+        sock.state = PENDING
+        sock.synced_upto = max(sock.synced_upto, room.last_id or 0)
+
+    def activate(self, sock: RoomSocket) -> None:
+        """Hand a held socket the frames it has not had, then put it on live delivery."""
+        room = self.rooms.get(sock.session_id)
+        if room is None or sock.state is not PENDING:
+            return
+        held, sock.pending = sock.pending, []
+        for ev in held:
+            if ev.id > sock.synced_upto:
+                sock.push(ev)
+                sock.synced_upto = ev.id
+        if sock.state is CLOSED:
+            return
+        room.pending.discard(sock)
+        room.live.add(sock)
+        room.members = None
+        sock.state = LIVE
+
+    def leave(self, sock: RoomSocket) -> None:
+        if sock.state is not CLOSED:
+            sock.state = CLOSED
+            if sock.drainer is not None:
+                sock.drainer.cancel()
+        self.forget(sock)
+
+    def forget(self, sock: RoomSocket) -> None:
+        room = self.rooms.get(sock.session_id)
+        if room is None:
+            return
+        room.live.discard(sock)
+        room.pending.discard(sock)
+        room.members = None
+        if not room.count:
+            self.loop.call_later(ROOM_LINGER, self._maybe_drop, room)
+
+    def local_count(self, session_id: int) -> int:
+        room = self.rooms.get(session_id)
+        return room.count if room else 0
+
+    def viewers(self, session_id: int) -> int:
+        """The room's last published viewer count (this process's own until there is one)."""
+        room = self.rooms.get(session_id)
+        if room is None:
+            return 0
+        return room.viewers if room.viewers is not None else room.count
+
+    def sockets(self, session_id: int) -> list[RoomSocket]:
+        room = self.rooms.get(session_id)
+        return list(room.live | room.pending) if room else []
+
+    def _maybe_drop(self, room: Room) -> None:
+        if room.count or self.rooms.get(room.session_id) is not room:
+            return
+        if room.session_id in self._published or room.session_id in self._reported:
+            # The ticker has not told the others this process has no viewers left yet.
+            self.loop.call_later(VIEWERS_EVERY * 2, self._maybe_drop, room)
+            return
+        del self.rooms[room.session_id]
+        if self._pubsub is not None and room.ready is not None:
+            self.loop.create_task(self._unsubscribe(room.session_id))
+
+    # -- the bus -----------------------------------------------------------------------------
+
+    async def _subscribe(self, room: Room) -> None:
+        """Subscribe once per room; then note the bus's last id, so that the room hands out
+        every later event (each joiner's hello covers the earlier ones)."""
+        if room.ready is not None:
+            await asyncio.shield(room.ready)
+            return
+        ready = room.ready = self.loop.create_future()
+        channel = channel_name(room.session_id).encode()
+        try:
+            if not self.redis_url:
+                if self._memory_listener is None:
+                    self._memory_listener = self._from_thread
+                    get_bus().add_listener(self._memory_listener)
+            else:
+                import redis.asyncio as aioredis
+
+                if self._pubsub is None:
+                    client = aioredis.Redis.from_url(self.redis_url, health_check_interval=30)
+                    self._pubsub = client.pubsub()
+                confirmed = self._confirm[channel] = self.loop.create_future()
+                await self._pubsub.subscribe(channel)
+                if self._reader is None:
+                    self._reader = self.loop.create_task(self._read())
+                await asyncio.wait_for(confirmed, 10)
+            room.last_id = max(room.last_id or 0, await self.last_id(room.session_id))
+        except BaseException as exc:
+            room.ready = None
+            self._confirm.pop(channel, None)
+            if isinstance(exc, asyncio.CancelledError):
+                ready.cancel()
+            else:
+                ready.set_exception(exc)
+                ready.exception()  # mark it retrieved; joiners waiting on it get it raised
+            raise
+        ready.set_result(True)
+
+    async def _unsubscribe(self, session_id: int) -> None:
+        with contextlib.suppress(Exception):
+            await self._pubsub.unsubscribe(channel_name(session_id))
+
+    async def _read(self) -> None:
+        pubsub = self._pubsub
+        while True:
+            try:
+                msg = await pubsub.get_message(timeout=None)
+                batch = [msg]
+                # Take whatever else has already arrived: under load a room's frames go out
+                # together, one write per socket for several events (each its own message).
+                while msg is not None and len(batch) < 200:
+                    msg = await pubsub.get_message(timeout=0)
+                    batch.append(msg)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - redis-py reconnects and resubscribes
+                logger.exception("live hub: Redis pub/sub read failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            frames: dict[int, list[str]] = {}
+            for msg in batch:
+                if msg is None:
+                    continue
+                kind = msg["type"]
+                if kind == "message":
+                    frames.setdefault(int(msg["channel"][5:]), []).append(msg["data"].decode())
+                elif kind == "subscribe":
+                    waiter = self._confirm.pop(msg["channel"], None)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(True)
+            for session_id, texts in frames.items():
+                self.on_frames(session_id, texts)
+
+    def _from_thread(self, session_id: int, frame: str) -> None:
+        """MemoryBus listener: publish() runs in whichever thread committed."""
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.on_frame, session_id, frame)
+
+    # -- delivery ----------------------------------------------------------------------------
+
+    def on_frame(self, session_id: int, text: str) -> None:
+        self.on_frames(session_id, [text])
+
+    def on_frames(self, session_id: int, texts: list[str]) -> None:
+        room = self.rooms.get(session_id)
+        if room is None:
+            return
+        events = []
+        for i, text in enumerate(texts):
+            if room.held is not None:
+                room.held.extend(texts[i:])
+                break
+            event_id = frame_id(text)
+            last = room.last_id
+            if last is not None:
+                if event_id <= last:
+                    continue  # already handed out (it came again through a gap repair)
+                if event_id > last + 1:
+                    room.held = list(texts[i:])
+                    self.loop.create_task(self._repair(room, last))
+                    break
+            room.last_id = event_id
+            events.append(Event(text, event_id))
+        if not events:
+            return
+        self.deliver(room, events)
+
+    def deliver(self, room: Room, events: list[Event]) -> None:
+        limit = backlog_limit()
+        for sock in tuple(room.pending) if room.pending else ():
+            if len(sock.pending) + len(events) > limit:
+                sock.close(CLOSE_TOO_SLOW, "Too far behind; reconnect and resume.")
+            else:
+                sock.pending.extend(events)
+        members = room.members
+        if members is None:
+            members = room.members = tuple(room.live)
+        if len(events) == 1:
+            ev = events[0]
+            for sock in members:
+                sock.push(ev)
+        else:
+            joined = None
+            for sock in members:
+                if sock.proto is not None:
+                    if joined is None:
+                        joined = b"".join(ev.raw for ev in events)
+                    sock.push_many(events, joined)
+                else:
+                    for ev in events:
+                        sock.push(ev)
+        for ev in events:
+            text = ev.text
+            if text.startswith('{"type":"viewers"'):
+                room.viewers = json.loads(text)["data"]["count"]
+            elif text.startswith('{"type":"moderation"'):
+                self._moderation(room, text)
+
+    async def _repair(self, room: Room, last: int) -> None:
+        """A frame skipped ids (a pub/sub blip): fetch the missing ones from the replay window."""
+        try:
+            frames = await asyncio.to_thread(get_bus().replay, room.session_id, last)
+        except Exception:  # noqa: BLE001
+            logger.exception("live hub: replay for a gap failed")
+            frames = None
+        held, room.held = room.held or [], None
+        if frames is None:
+            logger.warning("live hub: session %s lost events; clients resync", room.session_id)
+            for sock in list(room.live | room.pending):
+                sock.close(CLOSE_RESYNC, "Missed events; reconnect and resume.")
+            room.last_id = None
+            frames = []
+        self.on_frames(room.session_id, [*frames, *held])
+
+    def _moderation(self, room: Room, text: str) -> None:
+        data = json.loads(text)["data"]
+        if data.get("kind") != "ban":
+            return
+        handle = str(data.get("user", "")).lower()
+        for sock in list(room.live | room.pending):
+            if sock.handle and sock.handle == handle:
+                sock.close(CLOSE_BANNED, "You are banned from this host's lives.")
+
+    # -- viewer counts -----------------------------------------------------------------------
+
+    def _start_ticker(self) -> None:
+        if self._ticker is None or self._ticker.done():
+            self._ticker = self.loop.create_task(self._tick_forever())
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(VIEWERS_EVERY)
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - counts are best effort; delivery is not
+                logger.exception("live hub: viewer count tick failed")
+
+    async def tick(self) -> None:
+        for session_id, room in list(self.rooms.items()):
+            count = room.count
+            if self.redis_url:
+                total = await self._redis_tick(session_id, count)
+            else:
+                total = count if self._published.get(session_id) != count else -1
+                if count:
+                    self._published[session_id] = count
+                else:
+                    self._published.pop(session_id, None)
+            if total >= 0:
+                await database_sync_to_async(_publish_viewers)(session_id, total)
+
+    async def _redis_tick(self, session_id: int, count: int) -> int:
+        if not count and session_id not in self._reported:
+            return -1
+        self._async_redis()
+        tag = f"{{live:{session_id}}}"
+        now = int(time.time() * 1000)
+        total = await self._viewers_script(
+            keys=[f"{tag}:viewers", f"{tag}:viewers-tick", f"{tag}:viewers-last"],
+            args=[self.token, count, now, int(VIEWERS_EVERY * 5000), int(VIEWERS_EVERY * 1000)],
+        )
+        if count:
+            self._reported[session_id] = count
+        else:
+            self._reported.pop(session_id, None)
+        return int(total)
+
+    # -- process tuning ----------------------------------------------------------------------
+
+    @staticmethod
+    def _tune_gc() -> None:
+        # Thousands of long-lived socket objects make every full collection walk them all;
+        # freezing what exists at startup and collecting the young generation less often
+        # doubled fan-out at 3,000 sockets (DESIGN.md section 9). LIVE_GC_THRESHOLD=0 opts out.
+        threshold = int(os.environ.get("LIVE_GC_THRESHOLD", "50000"))
+        if threshold and gc.get_threshold()[0] < threshold:
+            gc.freeze()
+            gc.set_threshold(threshold, 20, 10)
+
+
+def _publish_viewers(session_id: int, total: int) -> None:
+    from .models import LiveSession
+
+    LiveSession.objects.filter(pk=session_id, peak_viewers__lt=total).update(peak_viewers=total)
+    get_bus().publish(session_id, "viewers", {"count": total})
+
+
+_hub: Hub | None = None
+
+
+def get_hub() -> Hub:
+    """This process's hub, bound to the running event loop."""
+    global _hub
+    loop = asyncio.get_running_loop()
+    if _hub is None or _hub.loop is not loop:
+        if _hub is not None and _hub._memory_listener is not None:
+            get_bus().remove_listener(_hub._memory_listener)
+        _hub = Hub(loop)
+        Hub._tune_gc()
+    return _hub

@@ -1,0 +1,9 @@
+"""WebSocket routes of the live app."""
+
+from django.urls import path
+
+from .consumers import LiveRoomConsumer
+
+websocket_urlpatterns = [
+    path("ws/live/<int:session_id>/", LiveRoomConsumer.as_asgi(), name="live-room"),
+]

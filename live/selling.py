@@ -1,0 +1,522 @@
+"""Selling in a live room: the pinned product, flash deals, buying from the room, and the
+batched "just bought" notices (DESIGN.md sections 4 and 5).
+
+A flash deal is claimed like stock: one conditional UPDATE (`sold + n <= quantity`, still
+active, `ends_at` later than the database clock) inside the buyer's transaction, before the
+stock reservation, so a failed reservation gives the deal units back with it. Units claimed
+by a checkout that is never paid go back when orders says the checkout was released.
+"""
+
+import logging
+import time
+from dataclasses import replace
+from datetime import timedelta
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import BooleanField, ExpressionWrapper, F, Min, Q, Sum
+from django.db.models.functions import Now
+from django.dispatch import receiver
+from django.utils import timezone
+
+from orders.cart import buy_now_line
+from orders.checkout import start_checkout
+from orders.errors import SoldOut
+from orders.models import Address, Checkout, Order, SaleSource
+from orders.signals import checkout_paid, checkout_released
+from shopfeed.errors import Conflict, NotAllowed, NotFound, ShopFeedError
+from shops.models import Product, Shop, Variant
+from shops.money import format_money
+
+from . import broadcast, selectors
+from .models import FlashDeal, LineupItem, LiveDealClaim, LiveSession
+
+logger = logging.getLogger(__name__)
+
+DEAL_MIN_SECONDS = 10
+DEAL_MAX_SECONDS = 3600
+NOTICE_MAX_LENGTH = 200
+# "Just bought" notices: how long a second's batch waits in the cache, names per event.
+PURCHASE_TTL = 120
+PURCHASE_MAX_NAMES = 10
+
+# A checkout in one of these will never be paid from its reservation: its deal units go back.
+_RELEASED = (Checkout.Status.EXPIRED, Checkout.Status.FAILED, Checkout.Status.CANCELLED)
+
+
+class DealEnded(Conflict):
+    """This flash deal has ended."""
+
+    code = "deal_ended"
+
+
+# --- rules shared by the services -------------------------------------------------------------
+
+
+def _ensure_host(session: LiveSession, by) -> None:
+    if not (
+        by is not None
+        and getattr(by, "is_authenticated", False)
+        and (by.pk == session.host_id or by.is_staff)
+    ):
+        raise NotAllowed("Only the host can do that.", code="host_only")
+
+
+def _locked(session: LiveSession) -> LiveSession:
+    return LiveSession.objects.select_for_update().get(pk=session.pk)
+
+
+def _check_sellable(session: LiveSession, product: Product) -> None:
+    if not LineupItem.objects.filter(session=session, product=product).exists():
+        raise ShopFeedError(
+            "That product is not in this session's lineup; add it to the lineup first.",
+            code="not_in_lineup",
+            field="product_id",
+        )
+    shop_status = Shop.objects.filter(pk=product.shop_id).values_list("status", flat=True).first()
+    if product.status != Product.Status.ACTIVE or shop_status != Shop.Status.ACTIVE:
+        raise ShopFeedError(
+            "That product is not on sale (it is a draft, archived, or its shop is suspended).",
+            code="product_unavailable",
+            field="product_id",
+        )
+
+
+def _whole(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ShopFeedError(f"{name} must be a whole number.", code="bad_payload", field=name)
+    return value
+
+
+def _as_id(value, name: str) -> int:
+    """An id from JSON or a form: a positive whole number (digits in a string are fine)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ShopFeedError(
+            f"{name} must be an id (a whole number).", code="bad_payload", field=name
+        )
+    return value
+
+
+# --- what rooms are told ---------------------------------------------------------------------
+
+
+def deal_data(deal: FlashDeal) -> dict:
+    return {
+        "id": deal.pk,
+        "product_id": deal.product_id,
+        "deal_price_amount": deal.deal_price_amount,
+        "currency": deal.currency,
+        "quantity": deal.quantity,
+        "remaining": deal.remaining,
+        "ends_at": deal.ends_at.isoformat(),
+    }
+
+
+def active_deal(*, session_id: int, product_id: int | None = None) -> FlashDeal | None:
+    """The deal running now (by the clock, whatever the beat task has caught up with)."""
+    qs = FlashDeal.objects.filter(
+        session_id=session_id, status=FlashDeal.Status.ACTIVE, ends_at__gt=timezone.now()
+    )
+    if product_id is not None:
+        qs = qs.filter(product_id=product_id)
+    return qs.order_by("-starts_at").first()
+
+
+def _publish_deal_stock(deal_id: int) -> None:
+    """Tell the room what is left, read when the message goes out (not when it was claimed)."""
+    deal = FlashDeal.objects.filter(pk=deal_id).first()
+    if deal is not None and deal.status == FlashDeal.Status.ACTIVE:
+        broadcast.publish(
+            deal.session_id, "deal.stock", {"deal_id": deal.pk, "remaining": deal.remaining}
+        )
+
+
+# --- pinning ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def pin_product(*, session: LiveSession, product: Product, by) -> LiveSession:
+    session = _locked(session)
+    _ensure_host(session, by)
+    if session.status == LiveSession.Status.ENDED:
+        raise Conflict("This session has ended.", code="session_ended")
+    _check_sellable(session, product)
+    session.pinned_product = product
+    session.save(update_fields=["pinned_product", "updated_at"])
+    broadcast.publish(session.pk, "pin", {"product": selectors.product_cards([product.pk])[0]})
+    return session
+
+
+@transaction.atomic
+def unpin(*, session: LiveSession, by) -> LiveSession:
+    session = _locked(session)
+    _ensure_host(session, by)
+    if session.pinned_product_id is not None:
+        session.pinned_product = None
+        session.save(update_fields=["pinned_product", "updated_at"])
+        broadcast.publish(session.pk, "unpin", {})
+    return session
+
+
+# --- flash deals -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def start_deal(
+    *,
+    session: LiveSession,
+    product: Product,
+    price_amount: int,
+    quantity: int,
+    duration_seconds: int,
+    by,
+) -> FlashDeal:
+    session = _locked(session)  # one deal start at a time per session
+    _ensure_host(session, by)
+    if session.status != LiveSession.Status.LIVE:
+        raise Conflict("Flash deals run only while the session is live.", code="session_not_live")
+    _check_sellable(session, product)
+    price_amount = _whole(price_amount, "price_amount")
+    quantity = _whole(quantity, "quantity")
+    duration_seconds = _whole(duration_seconds, "duration_seconds")
+    found = Variant.objects.filter(product=product).aggregate(
+        low=Min("price_amount"), stock=Sum("quantity")
+    )
+    low, stock = found["low"], found["stock"] or 0
+    currency = product.shop.currency
+    if low is None:
+        raise ShopFeedError("That product has nothing to sell yet.", code="no_variants")
+    if not 0 < price_amount < low:
+        raise ShopFeedError(
+            f"The deal price must be more than 0 and below the lowest price, "
+            f"{format_money(low, currency)} ({low} in minor units).",
+            code="bad_deal_price",
+            field="price_amount",
+        )
+    if stock < 1:
+        raise SoldOut("That product is out of stock.")
+    if not 1 <= quantity <= stock:
+        raise ShopFeedError(
+            f"The deal quantity must be from 1 to {stock} (the units in stock).",
+            code="bad_deal_quantity",
+            field="quantity",
+        )
+    if not DEAL_MIN_SECONDS <= duration_seconds <= DEAL_MAX_SECONDS:
+        raise ShopFeedError(
+            f"A deal lasts from {DEAL_MIN_SECONDS} to {DEAL_MAX_SECONDS} seconds.",
+            code="bad_deal_duration",
+            field="duration_seconds",
+        )
+    _end_lapsed(FlashDeal.objects.filter(session=session))
+    if FlashDeal.objects.filter(session=session, status=FlashDeal.Status.ACTIVE).exists():
+        raise Conflict(
+            "A flash deal is already running; end it before starting another.",
+            code="deal_running",
+        )
+    now = timezone.now()
+    deal = FlashDeal.objects.create(
+        session=session,
+        product=product,
+        deal_price_amount=price_amount,
+        currency=currency,
+        quantity=quantity,
+        starts_at=now,
+        ends_at=now + timedelta(seconds=duration_seconds),
+    )
+    broadcast.publish(session.pk, "deal.started", {"deal": deal_data(deal)})
+    return deal
+
+
+def _end(deal_ids: list[int]) -> list[int]:
+    """Mark these deals ended (those still active) and tell their rooms; returns the ended."""
+    ended = []
+    for deal in FlashDeal.objects.filter(pk__in=deal_ids).only("pk", "session_id"):
+        if FlashDeal.objects.filter(pk=deal.pk, status=FlashDeal.Status.ACTIVE).update(
+            status=FlashDeal.Status.ENDED
+        ):
+            broadcast.publish(deal.session_id, "deal.ended", {"deal_id": deal.pk})
+            ended.append(deal.pk)
+    return ended
+
+
+def _end_lapsed(qs, limit: int | None = None) -> list[int]:
+    lapsed = qs.filter(status=FlashDeal.Status.ACTIVE, ends_at__lte=Now()).order_by("ends_at")
+    return _end(list(lapsed.values_list("pk", flat=True)[:limit]))
+
+
+@transaction.atomic
+def end_deal(*, deal: FlashDeal, by) -> FlashDeal:
+    """End a deal now; ending one that has ended already changes nothing."""
+    _ensure_host(deal.session, by)
+    _end([deal.pk])
+    deal.refresh_from_db()
+    return deal
+
+
+@transaction.atomic
+def end_session_deals(*, session: LiveSession) -> list[int]:
+    """A session's running deal ends with it (live.sessions.end_session calls this)."""
+    return _end(
+        list(
+            FlashDeal.objects.filter(session=session, status=FlashDeal.Status.ACTIVE).values_list(
+                "pk", flat=True
+            )
+        )
+    )
+
+
+@transaction.atomic
+def end_expired_deals(*, limit: int = 500) -> int:
+    """The server clock ends deals (claims past `ends_at` already fail); returns how many."""
+    return len(_end_lapsed(FlashDeal.objects.all(), limit))
+
+
+def claim_deal(*, deal: FlashDeal, quantity: int) -> int:
+    """Take `quantity` deal units; returns the deal price. Call inside the buyer's transaction.
+
+    Raises SoldOut when fewer are left, DealEnded when the deal is over (by the DB clock).
+    """
+    for _ in range(3):
+        claimed = FlashDeal.objects.filter(
+            pk=deal.pk,
+            status=FlashDeal.Status.ACTIVE,
+            ends_at__gt=Now(),
+            sold__lte=F("quantity") - quantity,
+        ).update(sold=F("sold") + quantity)
+        if claimed:
+            return deal.deal_price_amount
+        current = (
+            FlashDeal.objects.filter(pk=deal.pk)
+            .annotate(running=ExpressionWrapper(Q(ends_at__gt=Now()), BooleanField()))
+            .first()
+        )
+        if current is None or current.status != FlashDeal.Status.ACTIVE or not current.running:
+            raise DealEnded("This flash deal has ended.")
+        remaining = current.remaining
+        if remaining <= 0:
+            raise SoldOut("Sorry, the flash deal just sold out.")
+        if remaining < quantity:
+            raise SoldOut(f"Only {remaining} left at the deal price; choose {remaining} or fewer.")
+        # Units came back (an unpaid checkout released them) between the two reads: try again.
+    raise SoldOut("Sorry, the flash deal just sold out.")
+
+
+# --- buying from the room --------------------------------------------------------------------
+
+
+def live_buy_now(
+    *,
+    session: LiveSession,
+    buyer,
+    variant: Variant,
+    quantity,
+    address: Address | dict,
+    deal_id: int | None = None,
+) -> Checkout:
+    """Buy one variant from a live room (source "live", source_ref the session id).
+
+    While a deal runs on the product the buyer gets the deal price or nothing (SoldOut); pass
+    `deal_id` (the deal the buyer saw) to be refused with DealEnded rather than charged the
+    normal price once it is over. Then call orders.payments.ensure_payment_intent.
+    """
+    with transaction.atomic():
+        session = LiveSession.objects.get(pk=session.pk)
+        if session.status == LiveSession.Status.ENDED:
+            raise Conflict("This live session has ended.", code="session_ended")
+        variant = Variant.objects.select_related("product", "shop").filter(pk=variant.pk).first()
+        if variant is None:
+            raise NotFound("That item is not available any more.", code="unavailable")
+        deal_id = None if deal_id in (None, "") else _as_id(deal_id, "deal_id")
+        if not LineupItem.objects.filter(session=session, product_id=variant.product_id).exists():
+            raise ShopFeedError(
+                "That product is not sold in this live session.", code="not_in_lineup"
+            )
+        line = buy_now_line(
+            variant=variant,
+            quantity=quantity,
+            source=SaleSource.LIVE,
+            source_ref=str(session.pk),
+            buyer=buyer,
+        )
+        deal = active_deal(session_id=session.pk, product_id=variant.product_id)
+        if deal_id is not None and (deal is None or deal.pk != deal_id):
+            raise DealEnded("This flash deal has ended; buy again at the regular price.")
+        if deal is not None and deal.deal_price_amount >= variant.price_amount:
+            deal = None  # the regular price went below the deal's: charge the lower one
+        if deal is not None:
+            line = replace(line, unit_price_amount=claim_deal(deal=deal, quantity=line.quantity))
+        checkout = start_checkout(buyer=buyer, lines=[line], address=address)
+        if deal is not None:
+            LiveDealClaim.objects.create(deal=deal, checkout=checkout, quantity=line.quantity)
+            deal_pk = deal.pk
+            transaction.on_commit(lambda: _publish_deal_stock(deal_pk))
+    return checkout
+
+
+def release_deal_claim(*, checkout_id: int) -> int:
+    """Give back the deal units of a checkout that will not be paid; returns how many."""
+    with transaction.atomic():
+        claim = (
+            LiveDealClaim.objects.select_for_update()
+            .filter(checkout_id=checkout_id, released_at__isnull=True)
+            .first()
+        )
+        if claim is None:
+            return 0
+        status = Checkout.objects.filter(pk=checkout_id).values_list("status", flat=True).first()
+        if status not in _RELEASED:
+            return 0
+        claim.released_at = timezone.now()
+        claim.save(update_fields=["released_at"])
+        FlashDeal.objects.filter(pk=claim.deal_id, sold__gte=claim.quantity).update(
+            sold=F("sold") - claim.quantity
+        )
+        deal_pk = claim.deal_id
+        transaction.on_commit(lambda: _publish_deal_stock(deal_pk))
+    return claim.quantity
+
+
+def release_stale_deal_claims(*, limit: int = 500) -> int:
+    """Catch up on releases whose signal was lost (the process died after the commit)."""
+    ids = list(
+        LiveDealClaim.objects.filter(released_at__isnull=True, checkout__status__in=_RELEASED)
+        .order_by("pk")
+        .values_list("checkout_id", flat=True)[:limit]
+    )
+    return sum(release_deal_claim(checkout_id=checkout_id) for checkout_id in ids)
+
+
+def _reclaim_after_late_payment(*, checkout_id: int) -> None:
+    """A released checkout was paid after all (orders took its stock again): count its units."""
+    with transaction.atomic():
+        claim = (
+            LiveDealClaim.objects.select_for_update()
+            .filter(checkout_id=checkout_id, released_at__isnull=False)
+            .first()
+        )
+        if claim is None:
+            return
+        taken = FlashDeal.objects.filter(
+            pk=claim.deal_id, sold__lte=F("quantity") - claim.quantity
+        ).update(sold=F("sold") + claim.quantity)
+        if taken:
+            claim.released_at = None
+            claim.save(update_fields=["released_at"])
+        else:
+            logger.warning(
+                "checkout %s was paid late at the price of deal %s, which sold out meanwhile",
+                checkout_id,
+                claim.deal_id,
+            )
+
+
+# --- "just bought" ---------------------------------------------------------------------------
+
+
+def _masked(handle: str) -> str:
+    # Broadcast to a whole room: show enough to feel real, not enough to identify a buyer.
+    return f"{handle[:2]}***" if handle else "someone"
+
+
+def _clock() -> float:
+    return time.time()
+
+
+def _purchase_key(session_id: int, bucket: int) -> str:
+    return f"live:bought:{session_id}:{bucket}"
+
+
+def record_purchases(*, checkout_id: int, now: float | None = None) -> int:
+    """Queue the live orders of a paid checkout for their rooms' next "purchase" event.
+
+    Batched per session per second: the second's first purchase schedules one flush.
+    """
+    orders = Order.objects.filter(checkout_id=checkout_id, source=SaleSource.LIVE).select_related(
+        "buyer"
+    )
+    queued = 0
+    for order in orders.prefetch_related("items"):
+        if not order.source_ref.isdigit():
+            continue
+        session_id = int(order.source_ref)
+        entry = {
+            "buyer": _masked(order.buyer.handle),
+            "titles": [item.product_title for item in order.items.all()],
+        }
+        bucket = int(now if now is not None else _clock())
+        key = _purchase_key(session_id, bucket)
+        cache.add(f"{key}:n", 0, timeout=PURCHASE_TTL)
+        n = cache.incr(f"{key}:n")
+        cache.set(f"{key}:{n}", entry, timeout=PURCHASE_TTL)
+        if cache.add(f"{key}:queued", 1, timeout=PURCHASE_TTL):
+            from .tasks import flush_purchases_task
+
+            delay = max(0.0, bucket + 1 - _clock())
+            try:
+                flush_purchases_task.apply_async((session_id, bucket), countdown=delay)
+            except Exception:
+                # Notices are best effort; the next purchase this second schedules again.
+                cache.delete(f"{key}:queued")
+                logger.exception("could not schedule the purchase notices of %s", session_id)
+        queued += 1
+    return queued
+
+
+def flush_purchases(*, session_id: int, bucket: int) -> dict | None:
+    """Publish one "purchase" event for what that second queued; None if nothing is new."""
+    key = _purchase_key(session_id, bucket)
+    if not cache.add(f"{key}:lock", 1, timeout=30):
+        return None  # another flush of this batch is running
+    try:
+        # Cleared before reading, so a purchase landing now schedules a flush of its own.
+        cache.delete(f"{key}:queued")
+        n = cache.get(f"{key}:n") or 0
+        done = cache.get(f"{key}:done") or 0
+        if n <= done:
+            return None
+        found = cache.get_many([f"{key}:{i}" for i in range(done + 1, n + 1)])
+        cache.set(f"{key}:done", n, timeout=PURCHASE_TTL)
+    finally:
+        cache.delete(f"{key}:lock")
+    entries = [found[k] for k in sorted(found, key=lambda k: int(k.rsplit(":", 1)[1]))]
+    if not entries:
+        return None
+    buyers = list(dict.fromkeys(e["buyer"] for e in entries))[:PURCHASE_MAX_NAMES]
+    titles = list(dict.fromkeys(t for e in entries for t in e["titles"]))[:PURCHASE_MAX_NAMES]
+    data = {"buyers": buyers, "product_titles": titles, "count": len(entries)}
+    broadcast.publish(session_id, "purchase", data)
+    return data
+
+
+# --- notices ---------------------------------------------------------------------------------
+
+
+def post_notice(*, session: LiveSession, text, by) -> str:
+    _ensure_host(session, by)
+    if not isinstance(text, str) or not text.strip():
+        raise ShopFeedError("Write the notice text.", code="bad_payload", field="text")
+    text = " ".join(text.split())
+    if len(text) > NOTICE_MAX_LENGTH:
+        raise ShopFeedError(
+            f"A notice is at most {NOTICE_MAX_LENGTH} characters.", code="bad_payload", field="text"
+        )
+    if session.status == LiveSession.Status.ENDED:
+        raise Conflict("This session has ended.", code="session_ended")
+    broadcast.publish(session.pk, "notice", {"text": text})
+    return text
+
+
+# --- what orders tells us --------------------------------------------------------------------
+
+
+@receiver(checkout_released, dispatch_uid="live.selling.on_checkout_released")
+def _on_checkout_released(sender, *, checkout_id: int, **kwargs) -> None:
+    release_deal_claim(checkout_id=checkout_id)
+
+
+@receiver(checkout_paid, dispatch_uid="live.selling.on_checkout_paid")
+def _on_checkout_paid(sender, *, checkout_id: int, **kwargs) -> None:
+    _reclaim_after_late_payment(checkout_id=checkout_id)
+    record_purchases(checkout_id=checkout_id)

@@ -1,0 +1,19 @@
+"""Live tasks: thin wrappers over live services (each is safe to run twice)."""
+
+from celery import shared_task
+
+from . import selling
+
+
+# Beat runs this every few seconds: claims already stop at `ends_at`; this tells the rooms.
+@shared_task(acks_late=True)
+def end_expired_deals_task() -> int:
+    ended = selling.end_expired_deals()
+    selling.release_stale_deal_claims()
+    return ended
+
+
+@shared_task(acks_late=True)
+def flush_purchases_task(session_id: int, bucket: int) -> int:
+    data = selling.flush_purchases(session_id=session_id, bucket=bucket)
+    return data["count"] if data else 0
