@@ -23,11 +23,10 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.db.utils import IntegrityError
-from django.utils import timezone
 
 from shopfeed.errors import ShopFeedError
 
-from . import actions, selectors, selling
+from . import actions, chat, selectors, selling
 from .bus import get_bus
 from .hub import CLOSED, PENDING, RoomSocket, frame_id, get_hub
 from .models import LiveSession, RoomRestriction, SessionViewer
@@ -63,22 +62,14 @@ class Admission:
     handle: str = ""
 
 
-def _active_restriction(*, host_id: int, user, kind: str) -> bool:
-    return (
-        RoomRestriction.objects.filter(host_id=host_id, user=user, kind=kind)
-        .exclude(until__lte=timezone.now())
-        .exists()
-    )
-
-
 def admit(*, session_id: int, user, viewer_key: str) -> Admission:
     try:
         session = selectors.get_watchable_session(session_id=session_id, user=user)
     except LiveSession.DoesNotExist:
         return Admission(refusal=(CLOSE_NOT_FOUND, "not_found", "This live does not exist."))
     authenticated = bool(getattr(user, "is_authenticated", False))
-    if authenticated and _active_restriction(
-        host_id=session.host_id, user=user, kind=RoomRestriction.Kind.BAN
+    if authenticated and chat.active_restriction(
+        host_id=session.host_id, user_id=user.pk, kind=RoomRestriction.Kind.BAN
     ):
         return Admission(refusal=(CLOSE_BANNED, "banned", "You are banned from this host's lives."))
     _count_viewer(session_id=session_id, viewer_key=viewer_key)
@@ -139,7 +130,11 @@ async def cached_snapshot(session_id: int, last_id: int) -> dict:
     if cached and cached[0] == last_id and time.monotonic() - cached[1] < SNAPSHOT_TTL:
         return dict(cached[2])
     data = await database_sync_to_async(snapshot)(session_id=session_id, last_id=last_id)
-    _snapshots[session_id] = (last_id, time.monotonic(), data)
+    now = time.monotonic()
+    if len(_snapshots) > 1000:
+        for stale in [k for k, v in _snapshots.items() if now - v[1] > SNAPSHOT_TTL]:
+            del _snapshots[stale]
+    _snapshots[session_id] = (last_id, now, data)
     return dict(data)
 
 
