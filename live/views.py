@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from orders import addresses
+from orders import addresses, cards, payments
 from orders.cart_views import AddressForm
 from shopfeed.errors import NotFound, ShopFeedError
 from shops.dashboard import add_service_error, owned_shop
@@ -329,7 +329,8 @@ def _buy_page(request, session, *, variant=None, quantity=1, form=None, error=""
 def buy(request, pk):
     """One tap from the live page: the buyer's default address, straight to paying.
 
-    No saved address yet: ask for one (saved as the default), then carry on."""
+    No saved address yet: ask for one (saved as the default), then carry on. With a saved
+    card too, the tap pays with it and goes to the done page."""
     try:
         session = selectors.get_watchable_session(session_id=pk, user=request.user)
     except LiveSession.DoesNotExist:
@@ -375,4 +376,12 @@ def buy(request, pk):
             request, session, variant=variant, quantity=quantity, error=exc.message,
             status=exc.status_code,
         )  # fmt: skip
+    if form is None and cards.default_card(user=request.user) is not None:
+        # Saved address and saved card: one tap pays; the done page waits for Stripe.
+        try:
+            payments.pay_with_saved_card(checkout=checkout, by=request.user)
+        except ShopFeedError as exc:  # declined: the checkout stays open for the pay page
+            messages.error(request, exc.message)
+            return redirect("orders:checkout-pay", checkout_id=checkout.pk)
+        return redirect("orders:checkout-done", checkout_id=checkout.pk)
     return redirect("orders:checkout-pay", checkout_id=checkout.pk)

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from shopfeed.errors import NotFound, ShopFeedError
 
-from . import addresses, payments
+from . import addresses, cards, payments
 from . import cart as carts
 from .checkout import LineRequest, start_checkout
 from .errors import PaymentError
@@ -347,6 +347,7 @@ def checkout_pay(request, checkout_id):
         "stripe_js_url": settings.STRIPE_JS_URL,
         "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
         "local_stripe": uses_local_stripe(),
+        "saved_card": cards.default_card(user=request.user),
     }
     return render(request, "orders/pay.html", context, status=status)
 

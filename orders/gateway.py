@@ -162,3 +162,144 @@ def confirm_payment_intent(
         options={"idempotency_key": idempotency_key},
     )
     return _pi(pi)
+
+
+# --- saved cards (a Stripe Customer per buyer) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    id: str
+    brand: str
+    last4: str
+    exp_month: int | None
+    exp_year: int | None
+    customer: str | None
+
+
+@dataclass(frozen=True)
+class PaymentIntentPayment:
+    """Who paid a PaymentIntent and with what (what PaymentIntentInfo leaves out)."""
+
+    id: str
+    status: str
+    customer: str | None
+    payment_method: str | None
+    metadata: dict
+
+
+def _is_localstripe() -> bool:
+    # Production talks to Stripe's own base (STRIPE_API_BASE empty or api.stripe.com).
+    base = settings.STRIPE_API_BASE or ""
+    return bool(base) and not base.startswith("https://api.stripe.com")
+
+
+def _card(obj) -> CardInfo:
+    data = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+    # A PaymentMethod nests the card; a legacy card_ object (what localstripe's Stripe.js
+    # tokenises) carries the same fields at its top level.
+    card = data.get("card") or data
+    exp_month, exp_year = card.get("exp_month"), card.get("exp_year")
+    return CardInfo(
+        id=data["id"],
+        brand=str(card.get("brand") or "").lower(),
+        last4=str(card.get("last4") or ""),
+        exp_month=int(exp_month) if exp_month else None,
+        exp_year=int(exp_year) if exp_year else None,
+        customer=data.get("customer") or None,
+    )
+
+
+def create_customer(*, user_id: int, email: str, idempotency_key: str) -> str:
+    """A Stripe Customer for one buyer; returns its id."""
+    params = {"metadata": {"user_id": str(user_id)}}
+    if email:
+        params["email"] = email
+    customer = _call(
+        _client().v1.customers.create, params=params, options={"idempotency_key": idempotency_key}
+    )
+    return customer.id
+
+
+def retrieve_payment_intent_payment(payment_intent_id: str) -> PaymentIntentPayment:
+    data = _call(_client().v1.payment_intents.retrieve, payment_intent_id).to_dict()
+    customer, pm = data.get("customer"), data.get("payment_method")
+    return PaymentIntentPayment(
+        id=data["id"],
+        status=data["status"],
+        customer=customer if isinstance(customer, str) else (customer or {}).get("id"),
+        payment_method=pm if isinstance(pm, str) else (pm or {}).get("id"),
+        metadata=dict(data.get("metadata") or {}),
+    )
+
+
+def prepare_to_save_card(payment_intent_id: str, *, customer: str, save: bool) -> None:
+    """Tie the PaymentIntent to the buyer's Customer so the card it is paid with is kept.
+
+    On Stripe, setup_future_usage="off_session" makes Stripe attach the card to the Customer
+    when the payment succeeds. localstripe has no setup_future_usage (it answers 400), so
+    there only the Customer and our metadata flag are set, and save_payment_method attaches
+    the card after the payment instead (the closest it can do).
+    """
+    params: dict = {"customer": customer, "metadata": {"save_card": "1" if save else "0"}}
+    if not _is_localstripe():
+        params["setup_future_usage"] = "off_session" if save else ""
+    # No idempotency key: it sets absolute values (safe to repeat), and a replayed key would
+    # swallow a later change of mind (save, then not).
+    _call(_client().v1.payment_intents.update, payment_intent_id, params=params)
+
+
+def save_payment_method(payment_method_id: str, *, customer: str) -> CardInfo:
+    """The card a payment was made with, attached to the buyer's Customer if it is not yet.
+
+    On Stripe, setup_future_usage already attached it. localstripe: a pm_ card is attached
+    here; a card_ one (from its Stripe.js token) cannot be attached there (its attach takes
+    pm_ ids only), and it charges a card_ with any customer, so it is kept as it is.
+    """
+    client = _client()
+    card = _card(_call(client.v1.payment_methods.retrieve, payment_method_id))
+    if card.customer is None and payment_method_id.startswith("pm_"):
+        card = _card(
+            _call(
+                client.v1.payment_methods.attach,
+                payment_method_id,
+                params={"customer": customer},
+                options={"idempotency_key": f"attach-{payment_method_id}-{customer}"},
+            )
+        )
+    elif card.customer not in (None, customer):
+        raise PaymentError("That card belongs to someone else.")
+    return card
+
+
+def detach_payment_method(payment_method_id: str) -> None:
+    """Forget a saved card at Stripe. localstripe's card_ ids were never attached: nothing to do."""
+    if not payment_method_id.startswith("pm_"):
+        return
+    _call(_client().v1.payment_methods.detach, payment_method_id)
+
+
+def confirm_with_saved_card(
+    payment_intent_id: str, *, customer: str, payment_method: str, idempotency_key: str
+) -> PaymentIntentInfo:
+    """Pay a PaymentIntent with a card saved on the buyer's Customer, from the server.
+
+    The buyer is present (they tapped "Buy now"), so this is an on-session confirm; a bank
+    that wants 3-D Secure answers requires_action. localstripe does not implement confirm
+    with a payment_method argument ("Not implemented") nor off_session on confirm, so the
+    card is set with an update first and then confirmed with no arguments: Stripe accepts
+    the same two calls.
+    """
+    client = _client()
+    _call(
+        client.v1.payment_intents.update,
+        payment_intent_id,
+        params={"customer": customer, "payment_method": payment_method},
+        options={"idempotency_key": f"{idempotency_key}-attach"},
+    )
+    pi = _call(
+        client.v1.payment_intents.confirm,
+        payment_intent_id,
+        options={"idempotency_key": idempotency_key},
+    )
+    return _pi(pi)

@@ -15,10 +15,12 @@ __all__ = [
     "Order",
     "OrderEvent",
     "OrderItem",
+    "PaymentProfile",
     "Payout",
     "PayoutAccount",
     "Refund",
     "SaleSource",
+    "SavedCard",
     "StripeEvent",
 ]
 
@@ -333,3 +335,36 @@ class Payout(models.Model):
     @property
     def idempotency_key(self) -> str:
         return f"payout-{self.pk}"
+
+
+class PaymentProfile(models.Model):
+    """A buyer's Stripe Customer: where their saved cards are attached."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="payment_profile"
+    )
+    stripe_customer_id = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"Payment profile of user {self.user_id}"
+
+
+class SavedCard(models.Model):
+    """A card a buyer chose to keep for one-tap buying (Stripe holds the card; we keep labels)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_cards"
+    )
+    payment_method_id = models.CharField(max_length=255, unique=True)
+    brand = models.CharField(max_length=30, blank=True)
+    last4 = models.CharField(max_length=4)
+    exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.brand or 'Card'} •••• {self.last4}"

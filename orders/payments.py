@@ -566,3 +566,46 @@ def process_stripe_event(*, event_pk: int) -> bool:
         )
         raise
     return True
+
+
+# --- one tap with a saved card ---------------------------------------------------------------
+
+
+def pay_with_saved_card(
+    *, checkout: Checkout, by, card_id: int | None = None
+) -> gateway.PaymentIntentInfo:
+    """Pay the buyer's open checkout with their saved card (the last saved, or `card_id`).
+
+    Stripe is asked from the server; the order still becomes paid only from the webhook (or
+    reconciliation). Raises NotFound for someone else's checkout or card, IllegalTransition
+    when the checkout is closed, PaymentError when the card is declined or needs the buyer's
+    bank to confirm (both leave the checkout open for the payment page).
+    """
+    from shopfeed.errors import NotFound
+
+    from . import cards
+
+    if checkout.buyer_id != by.pk:
+        raise NotFound("No such checkout.")
+    if card_id is None:
+        card = cards.default_card(user=by)
+        if card is None:
+            raise NotFound("You have no saved card.", code="no_saved_card")
+    else:
+        card = cards.get_saved_card(user=by, card_id=card_id)
+    checkout = ensure_payment_intent(checkout=checkout)
+    if checkout.status != Checkout.Status.OPEN:
+        raise IllegalTransition("This checkout cannot be paid any more.")
+    profile = cards.ensure_payment_profile(user=by)
+    key = checkout.idempotency_key or f"checkout-{checkout.pk}"
+    pi = gateway.confirm_with_saved_card(
+        checkout.payment_intent_id,
+        customer=profile.stripe_customer_id,
+        payment_method=card.payment_method_id,
+        idempotency_key=f"{key}-saved-card-{card.pk}",
+    )
+    if pi.status == "requires_action":
+        raise PaymentError("Your bank wants to confirm this payment: finish it below.")
+    if pi.status not in MONEY_MOVING:
+        raise PaymentError("Your saved card was declined. Pay with another card.")
+    return pi

@@ -65,6 +65,28 @@
     });
   }
 
+  // "Save this card": the server ties the PaymentIntent to the buyer's Stripe Customer before
+  // the card is confirmed; the card is kept once the payment succeeds. Sent again when the
+  // box is unticked after an earlier attempt asked to save.
+  var saveBox = document.getElementById("save-card");
+  var askedToSave = false;
+
+  async function tellSaveChoice() {
+    if (!saveBox || !data.saveCardUrl || (!saveBox.checked && !askedToSave)) return null;
+    var response = await fetch(data.saveCardUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken(), "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ save: saveBox.checked ? "1" : "0" }),
+    });
+    if (!response.ok) {
+      var body = await response.json().catch(function () { return {}; });
+      return { error: { message: body.detail || "The card could not be saved; untick the box to pay without saving it." } };
+    }
+    askedToSave = saveBox.checked;
+    return null;
+  }
+
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
     if (button.disabled) return;
@@ -72,7 +94,8 @@
     showError("");
     var result;
     try {
-      result = await (data.localConfirmUrl ? payOnLocalStripe() : payOnStripe());
+      result = await tellSaveChoice();
+      if (!result) result = await (data.localConfirmUrl ? payOnLocalStripe() : payOnStripe());
     } catch (err) {
       result = { error: { message: "The payment could not be sent; check your connection and try again." } };
     }
