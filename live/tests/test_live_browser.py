@@ -20,25 +20,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def browser():
-    """Chromium for this test only. The session-wide `browser` keeps Playwright's event loop
-    running in this thread, and the room tests' asyncio.run() could not start after it."""
-    import os
-
-    from playwright.sync_api import sync_playwright
-
-    from conftest import CHROMIUM, CHROMIUM_ARGS, _missing
-
-    if not os.path.exists(CHROMIUM):
-        _missing(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium; CI does)")
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 def open_live_page(browser, server, user, session, *, viewport):
     context = browser.new_context(viewport=viewport)
     context.add_cookies(

@@ -4,19 +4,14 @@ real Celery worker marks the order paid -> the done page shows it. PostgreSQL, R
 localstripe and Debian's chromium, all real."""
 
 import os
-import uuid
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from orders.models import Checkout, Order, SaleSource
 from shopfeed.accounts.tests.factories import CreatorFactory, UserFactory
-from shopfeed.testing import free_port
 from shops.models import Variant
 from shops.tests.factories import ProductFactory, ShopFactory, VariantFactory
-
-from .payment_helpers import localstripe_call
 
 pytestmark = [
     pytest.mark.services,
@@ -25,38 +20,6 @@ pytestmark = [
 ]
 
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def stripe_env(localstripe, monkeypatch):
-    """The worker process must reach the same localstripe as this one."""
-    monkeypatch.setenv("STRIPE_API_BASE", settings.STRIPE_API_BASE)
-    monkeypatch.setenv("STRIPE_SECRET_KEY", settings.STRIPE_SECRET_KEY)
-    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", settings.STRIPE_WEBHOOK_SECRET)
-    # Playwright's sync API runs an event loop in this thread; our DB calls stay synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    return localstripe
-
-
-@pytest.fixture
-def worker(stripe_env, celery_worker):
-    return celery_worker
-
-
-@pytest.fixture
-def stripe_webhooks_to(live_server, stripe_env):
-    """localstripe posts its events, signed with our secret, to the live server."""
-    name = f"cart-browser-{uuid.uuid4().hex[:8]}"
-    localstripe_call(
-        f"/_config/webhooks/{name}",
-        {"url": f"{live_server.url}/stripe/webhook/", "secret": settings.STRIPE_WEBHOOK_SECRET},
-    )
-    yield live_server
-    # localstripe cannot forget a webhook: point it at a closed port instead.
-    localstripe_call(
-        f"/_config/webhooks/{name}",
-        {"url": f"http://127.0.0.1:{free_port()}/", "secret": settings.STRIPE_WEBHOOK_SECRET},
-    )
 
 
 def _screenshot(page, tmp_path: Path, name: str) -> None:

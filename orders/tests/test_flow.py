@@ -2,52 +2,18 @@
 Redis, PostgreSQL. checkout -> PaymentIntent -> the buyer pays -> localstripe posts the webhook
 -> the worker processes it -> paid. (Shipping, delivery and payout extend this flow.)"""
 
-import uuid
-
 import pytest
-from django.conf import settings
 
 from orders import payments
 from orders.ledger_models import LedgerAccount
 from orders.models import Checkout, Order, StripeEvent
 from shopfeed.accounts.tests.factories import UserFactory
-from shopfeed.testing import free_port
 from shops.models import Variant
 from shops.tests.factories import VariantFactory
 
-from .payment_helpers import checkout_for, localstripe_call, pay, wait_until
+from .payment_helpers import checkout_for, pay, wait_until
 
 Kind = LedgerAccount.Kind
-
-
-@pytest.fixture
-def stripe_env(localstripe, monkeypatch):
-    """The worker process must reach the same localstripe as this one."""
-    monkeypatch.setenv("STRIPE_API_BASE", settings.STRIPE_API_BASE)
-    monkeypatch.setenv("STRIPE_SECRET_KEY", settings.STRIPE_SECRET_KEY)
-    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", settings.STRIPE_WEBHOOK_SECRET)
-    return localstripe
-
-
-@pytest.fixture
-def worker(stripe_env, celery_worker):
-    return celery_worker
-
-
-@pytest.fixture
-def stripe_webhooks_to(live_server, stripe_env):
-    """localstripe posts its events, signed with our secret, to the live server."""
-    name = f"flow-{uuid.uuid4().hex[:8]}"
-    localstripe_call(
-        f"/_config/webhooks/{name}",
-        {"url": f"{live_server.url}/stripe/webhook/", "secret": settings.STRIPE_WEBHOOK_SECRET},
-    )
-    yield live_server
-    # localstripe cannot forget a webhook: point it at a closed port instead.
-    localstripe_call(
-        f"/_config/webhooks/{name}",
-        {"url": f"http://127.0.0.1:{free_port()}/", "secret": settings.STRIPE_WEBHOOK_SECRET},
-    )
 
 
 def _balance(kind, shop=None) -> int:

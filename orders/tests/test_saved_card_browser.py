@@ -10,9 +10,7 @@ from shopfeed.accounts.tests.factories import UserFactory
 from shops.tests.factories import ProductFactory, VariantFactory
 
 from .payment_helpers import checkout_for, wait_until
-
-# The browser flow's fixtures (localstripe env, worker, webhooks to the live server).
-from .test_checkout_browser import PHONE, stripe_env, stripe_webhooks_to, worker  # noqa: F401
+from .test_checkout_browser import PHONE
 
 pytestmark = [
     pytest.mark.services,
