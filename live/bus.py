@@ -6,7 +6,8 @@ the last LIVE_REPLAY_WINDOW events) and the publish, so ids are monotonic per se
 process publishes.
 
 - RedisBus (production, CI): one Lua script does INCR + XADD (MAXLEN window) + PUBLISH on
-  channel `live:<session_id>`; web processes subscribe once per session they serve.
+  channel `live:db<redis db>:<session_id>`; web processes subscribe once per session they
+  serve.
 - MemoryBus (the embedded default for `make run` without Redis): the same contract inside one
   process; events published from another process (a Celery worker) do not reach it.
 """
@@ -36,7 +37,16 @@ return id
 
 
 def channel_name(session_id: int) -> str:
-    return f"live:{session_id}"
+    # Pub/sub channels are shared by every database of a Redis server (keys are not): name the
+    # database in the channel so two deployments (or test runs) on one server never cross-talk.
+    return f"live:db{_redis_db()}:{session_id}"
+
+
+@lru_cache(maxsize=1)
+def _redis_db() -> str:
+    from urllib.parse import urlparse
+
+    return (urlparse(settings.REDIS_URL).path or "/").strip("/") or "0"
 
 
 def _keys(session_id: int) -> list[str]:

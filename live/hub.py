@@ -538,7 +538,8 @@ class Hub:
                     continue
                 kind = msg["type"]
                 if kind == "message":
-                    frames.setdefault(int(msg["channel"][5:]), []).append(msg["data"].decode())
+                    session_id = int(msg["channel"].rsplit(b":", 1)[1])
+                    frames.setdefault(session_id, []).append(msg["data"].decode())
                 elif kind == "subscribe":
                     waiter = self._confirm.pop(msg["channel"], None)
                     if waiter is not None and not waiter.done():
