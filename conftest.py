@@ -126,6 +126,11 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+        # While Playwright's loop runs, Django's connections are context-local: close the
+        # ones the test body opened, or the test database cannot be dropped at the end.
+        from django.db import connections
+
+        connections.close_all()
 
 
 @pytest.fixture
