@@ -26,7 +26,7 @@ from django.db.utils import IntegrityError
 
 from shopfeed.errors import ShopFeedError
 
-from . import actions, chat, selectors, selling
+from . import actions, chat, selectors
 from .bus import get_bus
 from .hub import CLOSED, PENDING, RoomSocket, frame_id, get_hub
 from .models import LiveSession, RoomRestriction, SessionViewer
@@ -105,20 +105,7 @@ def _count_viewer(*, session_id: int, viewer_key: str) -> None:
 def snapshot(*, session_id: int, last_id: int) -> dict:
     """What a socket needs to draw the room as of event `last_id` ("hello" minus viewers)."""
     session = LiveSession.objects.select_related("host").get(pk=session_id)
-    deal = selling.active_deal(session_id=session_id)
-    return {
-        "session": {
-            "id": session.pk,
-            "title": session.title,
-            "status": session.status,
-            "host": {"handle": session.host.handle, "name": session.host.name},
-        },
-        "pinned": selectors.pinned_card(session),
-        "lineup": selectors.lineup_cards(session),
-        "deal": selling.deal_data(deal) if deal else None,
-        "viewers": 0,
-        "last_id": last_id,
-    }
+    return {**selectors.room_snapshot(session, last_id=last_id), "viewers": 0}
 
 
 # A burst of viewers joining between two events gets the same snapshot: one build, not one each.

@@ -205,11 +205,6 @@ def live_now(request):
     )
 
 
-def _active_deal(session: LiveSession) -> dict | None:
-    deal = selling.active_deal(session_id=session.pk)
-    return selling.deal_data(deal) if deal else None
-
-
 def _chat_history(session: LiveSession) -> list[dict]:
     rows = (
         ChatMessage.objects.filter(session=session, deleted_at__isnull=True)
@@ -225,25 +220,8 @@ def _chat_history(session: LiveSession) -> list[dict]:
 def _snapshot(session: LiveSession) -> dict:
     """What the page starts from before the socket's "hello" (same shapes as the protocol)."""
     # Read the bus position first: the socket resumes from it, so nothing after it is lost.
-    last_id = get_bus().last_id(session.pk)
-    lineup = selectors.lineup_cards(session)
-    pinned = next((c for c in lineup if c["id"] == session.pinned_product_id), None)
-    if pinned is None and session.pinned_product_id:
-        pinned = selectors.pinned_card(session)
-    return {
-        "session": {
-            "id": session.pk,
-            "title": session.title,
-            "status": session.status,
-            "host": {"handle": session.host.handle, "name": session.host.name},
-        },
-        "pinned": pinned,
-        "lineup": lineup,
-        "deal": _active_deal(session),
-        "viewers": None,
-        "last_id": last_id,
-        "chat": _chat_history(session),
-    }
+    data = selectors.room_snapshot(session, last_id=get_bus().last_id(session.pk))
+    return {**data, "viewers": None, "chat": _chat_history(session)}
 
 
 @require_GET
