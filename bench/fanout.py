@@ -330,7 +330,7 @@ def publish_main(args: list[str]) -> None:
     import django
 
     django.setup()
-    from live.bus import get_bus
+    from live.room.bus import get_bus
 
     bus = get_bus()
     delay = 1 / rate

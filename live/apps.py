@@ -3,7 +3,7 @@ from importlib import import_module
 from django.apps import AppConfig
 
 # Modules that register room actions with live.actions.action.
-ACTION_MODULES = ("live.chat", "live.host_actions")
+ACTION_MODULES = ("live.chat.services", "live.selling.actions")
 
 
 class LiveConfig(AppConfig):

@@ -166,7 +166,7 @@ def lineup_choices(*, shop: Shop) -> QuerySet[Product]:
 def room_snapshot(session: LiveSession, *, last_id: int) -> dict:
     """What a client draws the room from as of event `last_id` (the "hello" event's data,
     without the viewer count): the live page's first render and each socket's hello."""
-    from .selling import active_deal, deal_data  # selling reads these selectors itself
+    from .selling.services import active_deal, deal_data  # selling reads these selectors itself
 
     lineup = lineup_cards(session)
     pinned = next((c for c in lineup if c["id"] == session.pinned_product_id), None)

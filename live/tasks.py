@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import selling
+from .selling import services as selling
 
 
 # Beat runs this every few seconds: claims already stop at `ends_at`; this tells the rooms.

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import hooks, views
+from .stream import hooks, views
 
 app_name = "live"
 

@@ -15,8 +15,9 @@ import pytest
 from django.utils import timezone
 
 from conftest import _missing
-from live import media, sessions
 from live.models import LiveSession
+from live.stream import media
+from live.stream import services as sessions
 from shopfeed.testing import Process, free_port, wait_for_port
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]

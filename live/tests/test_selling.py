@@ -6,9 +6,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from live import selling, sessions
 from live.models import ChatMessage, FlashDeal, LiveDealClaim, LiveSession, SessionViewer
-from live.summary import session_summary
+from live.selling import services as selling
+from live.stream import services as sessions
+from live.stream.summary import session_summary
 from orders import payments
 from orders.checkout import release_checkout
 from orders.errors import SoldOut
@@ -499,7 +500,7 @@ def purchase_cache(settings, monkeypatch):
         "live.tasks.flush_purchases_task.apply_async",
         lambda args, countdown: scheduled.append((args, countdown)),
     )
-    monkeypatch.setattr("live.selling._clock", lambda: 1_800_000_000.4)
+    monkeypatch.setattr("live.selling.services._clock", lambda: 1_800_000_000.4)
     return scheduled
 
 

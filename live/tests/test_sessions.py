@@ -8,9 +8,10 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from live import media, sessions
-from live.bus import MemoryBus
 from live.models import FlashDeal, LineupItem, LiveSession
+from live.room.bus import MemoryBus
+from live.stream import media
+from live.stream import services as sessions
 from shopfeed.accounts.tests.factories import CreatorFactory, UserFactory
 from shopfeed.errors import Conflict, NotAllowed, NotFound, ShopFeedError
 from shops.models import Product

@@ -20,16 +20,19 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from live import selectors
+from live.models import ChatMessage, LiveSession
+from live.room.bus import get_bus
+from live.selling import services as selling
 from orders import addresses, cards, payments
 from orders.cart_views import AddressForm
 from shopfeed.errors import NotFound, ShopFeedError
 from shops.dashboard import add_service_error, owned_shop
 from shops.models import Shop, Variant
 
-from . import media, selectors, selling, sessions
-from .bus import get_bus
+from . import media
+from . import services as sessions
 from .forms import SessionForm
-from .models import ChatMessage, LiveSession
 from .summary import session_summary
 
 CHAT_HISTORY = 50

@@ -4,12 +4,13 @@ live.actions.dispatch has already refused anyone else; these parse the payload, 
 of this session only, and call the services (which check the host again).
 """
 
+from live.models import FlashDeal, LiveSession
+from live.room.actions import RoomContext, action
+from live.stream import services as sessions
 from shopfeed.errors import NotFound, ShopFeedError
 from shops.models import Product
 
-from . import selling, sessions
-from .actions import RoomContext, action
-from .models import FlashDeal, LiveSession
+from . import services as selling
 
 
 def _session(ctx: RoomContext) -> LiveSession:

@@ -24,12 +24,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.db.utils import IntegrityError
 
+from live import selectors
+from live.chat import services as chat
+from live.models import LiveSession, RoomRestriction, SessionViewer
 from shopfeed.errors import ShopFeedError
 
-from . import actions, chat, selectors
+from . import actions
 from .bus import get_bus
 from .hub import CLOSED, PENDING, RoomSocket, frame_id, get_hub
-from .models import LiveSession, RoomRestriction, SessionViewer
 
 MAX_FRAME = 4096  # characters a client frame may have
 RESUME_GRACE = 0.3  # seconds a new socket waits for a "resume" before live delivery starts

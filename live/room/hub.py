@@ -700,7 +700,7 @@ class Hub:
 
 
 def _publish_viewers(session_id: int, total: int) -> None:
-    from .models import LiveSession
+    from live.models import LiveSession
 
     LiveSession.objects.filter(pk=session_id, peak_viewers__lt=total).update(peak_viewers=total)
     get_bus().publish(session_id, "viewers", {"count": total})

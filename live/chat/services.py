@@ -19,12 +19,11 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from live.broadcast import publish
+from live.models import BlockedWord, ChatMessage, LiveSession, RoomRestriction
+from live.room.actions import RoomContext, action
 from shopfeed.accounts.models import User
 from shopfeed.errors import Conflict, NotAllowed, NotFound, ShopFeedError
-
-from .actions import RoomContext, action
-from .broadcast import publish
-from .models import BlockedWord, ChatMessage, LiveSession, RoomRestriction
 
 MAX_RESTRICTION_MINUTES = 60 * 24 * 365
 

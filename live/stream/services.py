@@ -14,12 +14,11 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from live import selectors
+from live.broadcast import publish
+from live.models import LineupItem, LiveSession, new_stream_key
 from shopfeed.errors import Conflict, NotAllowed, NotFound, ShopFeedError
 from shops.models import Product, Shop
-
-from . import selectors
-from .broadcast import publish
-from .models import LineupItem, LiveSession, new_stream_key
 
 MAX_LINEUP = 50
 # How far in the past a start time may be (a creator who schedules "now" is a few seconds late).
@@ -222,7 +221,7 @@ def end_session(*, session: LiveSession, by=None) -> LiveSession:
     session.ended_at = timezone.now()
     session.save(update_fields=["status", "ended_at", "updated_at"])
     # However the session ends (button, room, media server), its running deal ends with it.
-    from .selling import end_session_deals  # selling builds on this module
+    from live.selling.services import end_session_deals  # selling builds on this module
 
     end_session_deals(session=session)
     publish(session.pk, "session.ended", {})

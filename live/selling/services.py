@@ -19,6 +19,8 @@ from django.db.models.functions import Now
 from django.dispatch import receiver
 from django.utils import timezone
 
+from live import broadcast, selectors
+from live.models import FlashDeal, LineupItem, LiveDealClaim, LiveSession
 from orders.cart import buy_now_line
 from orders.checkout import start_checkout
 from orders.errors import SoldOut
@@ -27,9 +29,6 @@ from orders.signals import checkout_paid, checkout_released
 from shopfeed.errors import Conflict, NotAllowed, NotFound, ShopFeedError
 from shops.models import Product, Shop, Variant
 from shops.money import format_money
-
-from . import broadcast, selectors
-from .models import FlashDeal, LineupItem, LiveDealClaim, LiveSession
 
 logger = logging.getLogger(__name__)
 
@@ -451,7 +450,7 @@ def record_purchases(*, checkout_id: int, now: float | None = None) -> int:
         n = cache.incr(f"{key}:n")
         cache.set(f"{key}:{n}", entry, timeout=PURCHASE_TTL)
         if cache.add(f"{key}:queued", 1, timeout=PURCHASE_TTL):
-            from .tasks import flush_purchases_task
+            from live.tasks import flush_purchases_task
 
             delay = max(0.0, bucket + 1 - _clock())
             try:
