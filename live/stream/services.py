@@ -185,6 +185,22 @@ def set_lineup(*, session: LiveSession, by, product_ids: Iterable) -> LiveSessio
     return session
 
 
+@transaction.atomic
+def update_session_and_lineup(
+    *, session: LiveSession, by, title: str, scheduled_at: datetime, cover=None, product_ids
+) -> LiveSession:
+    """The studio's edit form: title, cover, the start time while still scheduled, and the
+    lineup when it changed, all saved or none."""
+    fields = {"title": title, "cover": cover}
+    if session.status == LiveSession.Status.SCHEDULED:
+        fields["scheduled_at"] = scheduled_at
+    session = update_session(session=session, by=by, **fields)
+    product_ids = list(product_ids)
+    if product_ids != selectors.lineup_product_ids(session):
+        session = set_lineup(session=session, by=by, product_ids=product_ids)
+    return session
+
+
 # --- going live and ending -------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Chat and moderation services (live/chat.py), without sockets."""
+"""Chat and moderation services (live/chat/services.py), without sockets."""
 
 from datetime import timedelta
 

@@ -383,6 +383,17 @@ def test_buy_now_without_an_address_asks_for_one_and_keeps_it_as_default(client,
     assert Checkout.objects.filter(buyer=shopper).count() == 1
 
 
+def test_an_address_entered_for_a_refused_purchase_is_not_kept(client, shop, shopper):
+    p = product(shop)
+    session = on_air(shop, p)
+    sessions.end_session(session=session, by=shop.owner)
+    client.force_login(shopper)
+    response = buy(client, session, p.variants.get(), address_form="1", **ADDRESS)
+    assert response.status_code == 409 and "ended" in response.content.decode()
+    assert not Address.objects.filter(user=shopper).exists()
+    assert not Checkout.objects.exists()
+
+
 def test_buying_needs_a_login(client, shop):
     p = product(shop)
     session = on_air(shop, p)

@@ -1,5 +1,5 @@
 """A real media server in front of ShopFeed: nginx with Debian's libnginx-mod-rtmp on loopback,
-configured by live.media.nginx_rtmp_config (the same config operators get from
+configured by live.stream.media.nginx_rtmp_config (the same config operators get from
 `manage.py live_nginx_conf`), calling the Django hooks of a live test server; ffmpeg pushes a
 test pattern with the stream key."""
 
@@ -96,7 +96,7 @@ def status_of(session) -> str:
 
 def fetch(url: str) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=3) as response:  # loopback
             return response.status, response.read().decode(errors="replace")
     except urllib.error.HTTPError as exc:
         return exc.code, ""
