@@ -2,9 +2,9 @@
 `websockets` broadcast server measured in the same run by the same client.
 
 - The room: the project on uvicorn (1 process, websockets-sansio, no compression, uvloop),
-  Redis bus. Events go through the real path: `live.bus.get_bus().publish()` from a separate
+  Redis bus. Events go through the real path: `live.room.bus.get_bus().publish()` from a separate
   process, as a service or a Celery task would, then Redis pub/sub, the process's room hub
-  (live/hub.py) and every socket. Sockets are real `/ws/live/<id>/` connections (Origin
+  (live/room/hub.py) and every socket. Sockets are real `/ws/live/<id>/` connections (Origin
   checked, admitted, "hello" snapshot, viewer counting on).
 - The yardstick: a plain `websockets` server (uvloop too) whose own loop calls
   `websockets.broadcast()` with each event, encoded once, to every connection.
@@ -330,7 +330,7 @@ def publish_main(args: list[str]) -> None:
     import django
 
     django.setup()
-    from live.bus import get_bus
+    from live.room.bus import get_bus
 
     bus = get_bus()
     delay = 1 / rate

@@ -7,7 +7,7 @@ from django.utils.html import format_html
 from shopfeed.errors import ShopFeedError
 from shops.money import format_money
 
-from . import chat, selling, sessions
+from .chat import services as chat
 from .models import (
     BlockedWord,
     ChatMessage,
@@ -17,7 +17,9 @@ from .models import (
     LiveSession,
     RoomRestriction,
 )
-from .summary import session_summary
+from .selling import services as selling
+from .stream import services as sessions
+from .stream.summary import session_summary
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -1,9 +1,4 @@
-from importlib import import_module
-
 from django.apps import AppConfig
-
-# Modules that register room actions with live.actions.action.
-ACTION_MODULES = ("live.chat", "live.host_actions")
 
 
 class LiveConfig(AppConfig):
@@ -11,9 +6,8 @@ class LiveConfig(AppConfig):
     name = "live"
 
     def ready(self):
-        for module in ACTION_MODULES:
-            try:
-                import_module(module)
-            except ModuleNotFoundError as exc:
-                if exc.name != module:  # a real import error inside the module
-                    raise
+        # Importing these registers them: room actions with live.room.actions, receivers with
+        # the signals orders sends upward.
+        from .chat import actions as chat_actions  # noqa: F401
+        from .selling import actions as host_actions  # noqa: F401
+        from .selling import receivers  # noqa: F401

@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from .bus import get_bus
+from .room.bus import get_bus
 
 
 def publish(session_id: int, type_: str, data) -> None:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .consumers import LiveRoomConsumer
+from .room.consumers import LiveRoomConsumer
 
 websocket_urlpatterns = [
     path("ws/live/<int:session_id>/", LiveRoomConsumer.as_asgi(), name="live-room"),

@@ -161,27 +161,3 @@ def lineup_choices(*, shop: Shop) -> QuerySet[Product]:
     return Product.objects.filter(shop=shop, status=Product.Status.ACTIVE).order_by(
         "-is_featured", "tab_position", "-created_at"
     )
-
-
-def room_snapshot(session: LiveSession, *, last_id: int) -> dict:
-    """What a client draws the room from as of event `last_id` (the "hello" event's data,
-    without the viewer count): the live page's first render and each socket's hello."""
-    from .selling import active_deal, deal_data  # selling reads these selectors itself
-
-    lineup = lineup_cards(session)
-    pinned = next((c for c in lineup if c["id"] == session.pinned_product_id), None)
-    if pinned is None and session.pinned_product_id:
-        pinned = pinned_card(session)
-    deal = active_deal(session_id=session.pk)
-    return {
-        "session": {
-            "id": session.pk,
-            "title": session.title,
-            "status": session.status,
-            "host": {"handle": session.host.handle, "name": session.host.name},
-        },
-        "pinned": pinned,
-        "lineup": lineup,
-        "deal": deal_data(deal) if deal else None,
-        "last_id": last_id,
-    }

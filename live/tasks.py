@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from . import selling
+from .selling import purchases
+from .selling import services as selling
 
 
 # Beat runs this every few seconds: claims already stop at `ends_at`; this tells the rooms.
@@ -15,5 +16,5 @@ def end_expired_deals_task() -> int:
 
 @shared_task(acks_late=True)
 def flush_purchases_task(session_id: int, bucket: int) -> int:
-    data = selling.flush_purchases(session_id=session_id, bucket=bucket)
+    data = purchases.flush_purchases(session_id=session_id, bucket=bucket)
     return data["count"] if data else 0

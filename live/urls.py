@@ -1,21 +1,12 @@
-"""Live pages and media-server callbacks, mounted at /live/ in the `live` namespace."""
+"""Live pages and media-server callbacks, mounted at /live/ in the `live` namespace; each
+subpackage lists its own routes."""
 
-from django.urls import path
-
-from . import hooks, views
+from django.urls import include, path
 
 app_name = "live"
 
 urlpatterns = [
-    path("", views.live_now, name="now"),
-    path("<int:pk>/", views.watch, name="watch"),
-    path("<int:pk>/buy/", views.buy, name="buy"),
-    path("studio/", views.studio, name="studio"),
-    path("studio/new/", views.schedule, name="schedule"),
-    path("studio/<int:pk>/", views.manage, name="manage"),
-    path("studio/<int:pk>/start/", views.start, name="start"),
-    path("studio/<int:pk>/end/", views.end, name="end"),
-    path("studio/<int:pk>/rotate-key/", views.rotate_key, name="rotate-key"),
-    path("hooks/on-publish/", hooks.on_publish, name="hook-publish"),
-    path("hooks/on-publish-done/", hooks.on_publish_done, name="hook-publish-done"),
+    path("", include("live.watch.urls")),
+    path("", include("live.selling.urls")),
+    path("", include("live.stream.urls")),
 ]

@@ -87,7 +87,7 @@ def asgi_server(_room_servers, redis_url, transactional_db, tmp_path_factory) ->
 
 def reset_room(session_id: int) -> None:
     """Forget what Redis holds for a session id (ids restart with each test database)."""
-    from live.bus import get_bus
+    from live.room.bus import get_bus
 
     client = get_bus().client
     for key in client.scan_iter(f"{{live:{session_id}}}*"):

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from live.bus import MemoryBus
 from live.models import LineupItem, LiveSession
+from live.room.bus import MemoryBus
 from shops.tests.factories import ProductFactory, VariantFactory
 
 ADDRESS = {

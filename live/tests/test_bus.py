@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from live.bus import MemoryBus, RedisBus
+from live.room.bus import MemoryBus, RedisBus
 
 
 @pytest.fixture(params=["memory", "redis"])

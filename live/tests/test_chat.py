@@ -1,4 +1,4 @@
-"""Chat and moderation services (live/chat.py), without sockets."""
+"""Chat and moderation services (live/chat/services.py), without sockets."""
 
 from datetime import timedelta
 
@@ -6,9 +6,9 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
-from live import chat
-from live.actions import RoomContext, dispatch
+from live.chat import services as chat
 from live.models import BlockedWord, ChatMessage, LiveSession, RoomRestriction
+from live.room.actions import RoomContext, dispatch
 from live.tests.selling_support import capture_room_events, live_session
 from shopfeed.accounts.tests.factories import UserFactory
 from shopfeed.errors import NotAllowed, NotFound, ShopFeedError

@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from live import selling
 from live.models import FlashDeal, LiveDealClaim
+from live.selling import services as selling
 from orders.errors import SoldOut
 from orders.models import Checkout, Order, OrderItem
 from shopfeed.accounts.tests.factories import UserFactory

@@ -3,9 +3,8 @@
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from live import host_actions  # noqa: F401  (registers the actions)
-from live.actions import RoomContext, dispatch
 from live.models import FlashDeal, LiveSession
+from live.room.actions import RoomContext, dispatch
 from shopfeed.accounts.tests.factories import UserFactory
 from shopfeed.errors import NotAllowed, NotFound, ShopFeedError
 from shops.tests.factories import ShopFactory

@@ -6,9 +6,9 @@ import json
 import pytest
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from live import hub as hub_module
-from live.bus import MemoryBus
-from live.hub import CLOSE_TOO_SLOW, LIVE, Event, Hub, RoomSocket
+from live.room import hub as hub_module
+from live.room.bus import MemoryBus
+from live.room.hub import CLOSE_TOO_SLOW, LIVE, Event, Hub, RoomSocket
 
 
 class Transport:
@@ -236,7 +236,7 @@ def test_frame_ids_are_read_without_decoding(text):
 @pytest.fixture
 def memory_bus(settings):
     """No Redis: the embedded default of `make run` (one process, MemoryBus)."""
-    from live.bus import get_bus
+    from live.room.bus import get_bus
 
     settings.REDIS_URL = ""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

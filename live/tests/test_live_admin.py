@@ -5,8 +5,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from live import selling
 from live.models import BlockedWord, ChatMessage, FlashDeal, LiveSession, RoomRestriction
+from live.selling import services as selling
 from orders.tests.helpers import pay_checkout
 from shopfeed.accounts.tests.factories import UserFactory
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from live import sessions
+from live.stream import services as sessions
 from live.tests.conftest import reset_room, session_cookie
 from orders.models import Address, Checkout
 from shopfeed.accounts.tests.factories import CreatorFactory, UserFactory

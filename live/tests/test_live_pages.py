@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from live import sessions
 from live.models import LineupItem, LiveSession
+from live.stream import services as sessions
 from orders.models import Address, Checkout, Order
 from shopfeed.accounts.models import Follow
 from shopfeed.accounts.tests.factories import CreatorFactory
@@ -29,7 +29,7 @@ ADDRESS = {
 @pytest.fixture(autouse=True)
 def _memory_bus(settings):
     # The page reads the room's last event id; keep it in this process, fresh per test.
-    from live.bus import get_bus
+    from live.room.bus import get_bus
 
     settings.REDIS_URL = ""
     get_bus.cache_clear()
@@ -383,6 +383,17 @@ def test_buy_now_without_an_address_asks_for_one_and_keeps_it_as_default(client,
     assert Checkout.objects.filter(buyer=shopper).count() == 1
 
 
+def test_an_address_entered_for_a_refused_purchase_is_not_kept(client, shop, shopper):
+    p = product(shop)
+    session = on_air(shop, p)
+    sessions.end_session(session=session, by=shop.owner)
+    client.force_login(shopper)
+    response = buy(client, session, p.variants.get(), address_form="1", **ADDRESS)
+    assert response.status_code == 409 and "ended" in response.content.decode()
+    assert not Address.objects.filter(user=shopper).exists()
+    assert not Checkout.objects.exists()
+
+
 def test_buying_needs_a_login(client, shop):
     p = product(shop)
     session = on_air(shop, p)
@@ -415,7 +426,7 @@ def test_bad_buy_input_gets_a_clear_4xx(client, shop, shopper, variant_id, quant
 
 
 def test_buying_during_a_flash_deal_shows_and_charges_the_deal_price(client, shop, shopper):
-    from live import selling
+    from live.selling import services as selling
 
     p = product(shop, price=3900, quantity=5)
     variant = p.variants.get()

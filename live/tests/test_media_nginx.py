@@ -1,5 +1,5 @@
 """A real media server in front of ShopFeed: nginx with Debian's libnginx-mod-rtmp on loopback,
-configured by live.media.nginx_rtmp_config (the same config operators get from
+configured by live.stream.media.nginx_rtmp_config (the same config operators get from
 `manage.py live_nginx_conf`), calling the Django hooks of a live test server; ffmpeg pushes a
 test pattern with the stream key."""
 
@@ -15,8 +15,9 @@ import pytest
 from django.utils import timezone
 
 from conftest import _missing
-from live import media, sessions
 from live.models import LiveSession
+from live.stream import media
+from live.stream import services as sessions
 from shopfeed.testing import Process, free_port, wait_for_port
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -95,7 +96,7 @@ def status_of(session) -> str:
 
 def fetch(url: str) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=3) as response:  # loopback
             return response.status, response.read().decode(errors="replace")
     except urllib.error.HTTPError as exc:
         return exc.code, ""

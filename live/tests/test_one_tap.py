@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.services]
 
 @pytest.fixture(autouse=True)
 def _memory_bus(settings):
-    from live.bus import get_bus
+    from live.room.bus import get_bus
 
     settings.REDIS_URL = ""
     get_bus.cache_clear()

@@ -6,8 +6,8 @@ import pytest
 from rest_framework.authtoken.models import Token
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from live.bus import RedisBus, get_bus
 from live.models import ChatMessage, LiveSession, RoomRestriction, SessionViewer
+from live.room.bus import RedisBus, get_bus
 from live.tests.conftest import reset_room, run
 from live.tests.selling_support import live_session, product_with_variant
 from shopfeed.accounts.tests.factories import UserFactory

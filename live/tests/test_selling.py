@@ -6,9 +6,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from live import selling, sessions
 from live.models import ChatMessage, FlashDeal, LiveDealClaim, LiveSession, SessionViewer
-from live.summary import session_summary
+from live.selling import purchases
+from live.selling import services as selling
+from live.stream import services as sessions
+from live.stream.summary import session_summary
 from orders import payments
 from orders.checkout import release_checkout
 from orders.errors import SoldOut
@@ -499,7 +501,7 @@ def purchase_cache(settings, monkeypatch):
         "live.tasks.flush_purchases_task.apply_async",
         lambda args, countdown: scheduled.append((args, countdown)),
     )
-    monkeypatch.setattr("live.selling._clock", lambda: 1_800_000_000.4)
+    monkeypatch.setattr("live.selling.purchases._clock", lambda: 1_800_000_000.4)
     return scheduled
 
 
@@ -520,8 +522,8 @@ def test_purchases_in_one_second_make_one_batched_purchase_event(
     # One flush scheduled for the end of that second, whatever the number of purchases.
     assert purchase_cache == [((session.pk, 1_800_000_000), pytest.approx(0.6))]
     with django_capture_on_commit_callbacks(execute=True):
-        selling.flush_purchases(session_id=session.pk, bucket=1_800_000_000)
-        assert selling.flush_purchases(session_id=session.pk, bucket=1_800_000_000) is None
+        purchases.flush_purchases(session_id=session.pk, bucket=1_800_000_000)
+        assert purchases.flush_purchases(session_id=session.pk, bucket=1_800_000_000) is None
     assert room_events.of(session.pk, "purchase") == [
         {
             "buyers": ["am***", "br***"],
@@ -560,7 +562,7 @@ def test_orders_from_elsewhere_make_no_purchase_notice(purchase_cache, shopper):
         total_amount=100,
         source=SaleSource.PRODUCT_PAGE,
     )
-    assert selling.record_purchases(checkout_id=checkout.pk) == 0
+    assert purchases.record_purchases(checkout_id=checkout.pk) == 0
     assert purchase_cache == []
 
 

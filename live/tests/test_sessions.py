@@ -8,9 +8,10 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from live import media, sessions
-from live.bus import MemoryBus
 from live.models import FlashDeal, LineupItem, LiveSession
+from live.room.bus import MemoryBus
+from live.stream import media
+from live.stream import services as sessions
 from shopfeed.accounts.tests.factories import CreatorFactory, UserFactory
 from shopfeed.errors import Conflict, NotAllowed, NotFound, ShopFeedError
 from shops.models import Product
@@ -175,6 +176,23 @@ def test_update_session_changes_title_and_time_but_not_after_the_end(session, sh
     sessions.end_session(session=session, by=shop.owner)
     with pytest.raises(Conflict):
         sessions.update_session(session=session, by=shop.owner, title="Again")
+
+
+def test_a_refused_lineup_leaves_the_title_and_time_unchanged_too(session, shop, other_shop):
+    kept = list(session.lineup.values_list("product_id", flat=True))
+    foreign = ProductFactory(shop=other_shop)
+    with pytest.raises(ShopFeedError) as exc:
+        sessions.update_session_and_lineup(
+            session=session,
+            by=shop.owner,
+            title="Renamed",
+            scheduled_at=soon(120),
+            product_ids=[foreign.pk],
+        )
+    assert exc.value.field == "product_ids"
+    session.refresh_from_db()
+    assert session.title == "Friday drop"
+    assert list(session.lineup.values_list("product_id", flat=True)) == kept
 
 
 # --- the state machine ----------------------------------------------------------------------------

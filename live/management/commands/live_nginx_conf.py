@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from live.media import NginxPlan, nginx_rtmp_config
+from live.stream.media import NginxPlan, nginx_rtmp_config
 
 
 class Command(BaseCommand):

@@ -9,8 +9,9 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from live import selling, sessions
 from live.models import LiveSession
+from live.selling import services as selling
+from live.stream import services as sessions
 from shopfeed.accounts.models import User
 from shops.models import Product
 

@@ -17,23 +17,15 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import re
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.templatetags.static import static
 
-PUBLIC_NAME_RE = re.compile(r"^session-(\d{1,18})$")
-
 
 def public_name(session) -> str:
     """The stream's name once the media server has accepted it: safe to show anyone."""
     return f"session-{session.pk}"
-
-
-def session_id_from_public_name(name: str) -> int | None:
-    match = PUBLIC_NAME_RE.match(name or "")
-    return int(match.group(1)) if match else None
 
 
 def ingest_server_url() -> str:
@@ -115,7 +107,7 @@ def nginx_rtmp_config(plan: NginxPlan) -> str:
         if prefix
         else ""
     )
-    return f"""# ShopFeed live: written by live.media.nginx_rtmp_config(); see live/media.py.
+    return f"""# ShopFeed live: written by live.stream.media.nginx_rtmp_config().
 load_module {plan.module_path};
 {process}{files}events {{ worker_connections 256; }}
 

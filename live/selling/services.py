@@ -1,5 +1,6 @@
-"""Selling in a live room: the pinned product, flash deals, buying from the room, and the
-batched "just bought" notices (DESIGN.md sections 4 and 5).
+"""Selling in a live room: the pinned product, flash deals, buying from the room, host notices
+(DESIGN.md section 4). The "just bought" notices are in purchases.py, the deal reads in
+selectors.py, what orders tells us in receivers.py.
 
 A flash deal is claimed like stock: one conditional UPDATE (`sold + n <= quantity`, still
 active, `ends_at` later than the database clock) inside the buyer's transaction, before the
@@ -8,37 +9,32 @@ by a checkout that is never paid go back when orders says the checkout was relea
 """
 
 import logging
-import time
 from dataclasses import replace
 from datetime import timedelta
 
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, F, Min, Q, Sum
 from django.db.models.functions import Now
-from django.dispatch import receiver
 from django.utils import timezone
 
+from live import broadcast, selectors
+from live.models import FlashDeal, LineupItem, LiveDealClaim, LiveSession
+from orders import addresses
 from orders.cart import buy_now_line
 from orders.checkout import start_checkout
 from orders.errors import SoldOut
-from orders.models import Address, Checkout, Order, SaleSource
-from orders.signals import checkout_paid, checkout_released
+from orders.models import Address, Checkout, SaleSource
 from shopfeed.errors import Conflict, NotAllowed, NotFound, ShopFeedError
 from shops.models import Product, Shop, Variant
 from shops.money import format_money
 
-from . import broadcast, selectors
-from .models import FlashDeal, LineupItem, LiveDealClaim, LiveSession
+from .selectors import active_deal, deal_data
 
 logger = logging.getLogger(__name__)
 
 DEAL_MIN_SECONDS = 10
 DEAL_MAX_SECONDS = 3600
 NOTICE_MAX_LENGTH = 200
-# "Just bought" notices: how long a second's batch waits in the cache, names per event.
-PURCHASE_TTL = 120
-PURCHASE_MAX_NAMES = 10
 
 # A checkout in one of these will never be paid from its reservation: its deal units go back.
 _RELEASED = (Checkout.Status.EXPIRED, Checkout.Status.FAILED, Checkout.Status.CANCELLED)
@@ -100,28 +96,6 @@ def _as_id(value, name: str) -> int:
 
 
 # --- what rooms are told ---------------------------------------------------------------------
-
-
-def deal_data(deal: FlashDeal) -> dict:
-    return {
-        "id": deal.pk,
-        "product_id": deal.product_id,
-        "deal_price_amount": deal.deal_price_amount,
-        "currency": deal.currency,
-        "quantity": deal.quantity,
-        "remaining": deal.remaining,
-        "ends_at": deal.ends_at.isoformat(),
-    }
-
-
-def active_deal(*, session_id: int, product_id: int | None = None) -> FlashDeal | None:
-    """The deal running now (by the clock, whatever the beat task has caught up with)."""
-    qs = FlashDeal.objects.filter(
-        session_id=session_id, status=FlashDeal.Status.ACTIVE, ends_at__gt=timezone.now()
-    )
-    if product_id is not None:
-        qs = qs.filter(product_id=product_id)
-    return qs.order_by("-starts_at").first()
 
 
 def _publish_deal_stock(deal_id: int) -> None:
@@ -257,7 +231,7 @@ def end_deal(*, deal: FlashDeal, by) -> FlashDeal:
 
 @transaction.atomic
 def end_session_deals(*, session: LiveSession) -> list[int]:
-    """A session's running deal ends with it (live.sessions.end_session calls this)."""
+    """A session's running deal ends with it (live.stream.services.end_session calls this)."""
     return _end(
         list(
             FlashDeal.objects.filter(session=session, status=FlashDeal.Status.ACTIVE).values_list(
@@ -355,6 +329,29 @@ def live_buy_now(
     return checkout
 
 
+@transaction.atomic
+def live_buy_now_with_new_address(
+    *,
+    session: LiveSession,
+    buyer,
+    variant: Variant,
+    quantity,
+    address_data: dict,
+    deal_id: int | None = None,
+) -> Checkout:
+    """live_buy_now at an address the buyer has just entered, saved as their default: the new
+    address and the purchase happen together or not at all."""
+    address = addresses.save_address(user=buyer, data=address_data, make_default=True)
+    return live_buy_now(
+        session=session,
+        buyer=buyer,
+        variant=variant,
+        quantity=quantity,
+        address=address,
+        deal_id=deal_id,
+    )
+
+
 def release_deal_claim(*, checkout_id: int) -> int:
     """Give back the deal units of a checkout that will not be paid; returns how many."""
     with transaction.atomic():
@@ -388,7 +385,7 @@ def release_stale_deal_claims(*, limit: int = 500) -> int:
     return sum(release_deal_claim(checkout_id=checkout_id) for checkout_id in ids)
 
 
-def _reclaim_after_late_payment(*, checkout_id: int) -> None:
+def reclaim_after_late_payment(*, checkout_id: int) -> None:
     """A released checkout was paid after all (orders took its stock again): count its units."""
     with transaction.atomic():
         claim = (
@@ -412,84 +409,6 @@ def _reclaim_after_late_payment(*, checkout_id: int) -> None:
             )
 
 
-# --- "just bought" ---------------------------------------------------------------------------
-
-
-def _masked(handle: str) -> str:
-    # Broadcast to a whole room: show enough to feel real, not enough to identify a buyer.
-    return f"{handle[:2]}***" if handle else "someone"
-
-
-def _clock() -> float:
-    return time.time()
-
-
-def _purchase_key(session_id: int, bucket: int) -> str:
-    return f"live:bought:{session_id}:{bucket}"
-
-
-def record_purchases(*, checkout_id: int, now: float | None = None) -> int:
-    """Queue the live orders of a paid checkout for their rooms' next "purchase" event.
-
-    Batched per session per second: the second's first purchase schedules one flush.
-    """
-    orders = Order.objects.filter(checkout_id=checkout_id, source=SaleSource.LIVE).select_related(
-        "buyer"
-    )
-    queued = 0
-    for order in orders.prefetch_related("items"):
-        if not order.source_ref.isdigit():
-            continue
-        session_id = int(order.source_ref)
-        entry = {
-            "buyer": _masked(order.buyer.handle),
-            "titles": [item.product_title for item in order.items.all()],
-        }
-        bucket = int(now if now is not None else _clock())
-        key = _purchase_key(session_id, bucket)
-        cache.add(f"{key}:n", 0, timeout=PURCHASE_TTL)
-        n = cache.incr(f"{key}:n")
-        cache.set(f"{key}:{n}", entry, timeout=PURCHASE_TTL)
-        if cache.add(f"{key}:queued", 1, timeout=PURCHASE_TTL):
-            from .tasks import flush_purchases_task
-
-            delay = max(0.0, bucket + 1 - _clock())
-            try:
-                flush_purchases_task.apply_async((session_id, bucket), countdown=delay)
-            except Exception:
-                # Notices are best effort; the next purchase this second schedules again.
-                cache.delete(f"{key}:queued")
-                logger.exception("could not schedule the purchase notices of %s", session_id)
-        queued += 1
-    return queued
-
-
-def flush_purchases(*, session_id: int, bucket: int) -> dict | None:
-    """Publish one "purchase" event for what that second queued; None if nothing is new."""
-    key = _purchase_key(session_id, bucket)
-    if not cache.add(f"{key}:lock", 1, timeout=30):
-        return None  # another flush of this batch is running
-    try:
-        # Cleared before reading, so a purchase landing now schedules a flush of its own.
-        cache.delete(f"{key}:queued")
-        n = cache.get(f"{key}:n") or 0
-        done = cache.get(f"{key}:done") or 0
-        if n <= done:
-            return None
-        found = cache.get_many([f"{key}:{i}" for i in range(done + 1, n + 1)])
-        cache.set(f"{key}:done", n, timeout=PURCHASE_TTL)
-    finally:
-        cache.delete(f"{key}:lock")
-    entries = [found[k] for k in sorted(found, key=lambda k: int(k.rsplit(":", 1)[1]))]
-    if not entries:
-        return None
-    buyers = list(dict.fromkeys(e["buyer"] for e in entries))[:PURCHASE_MAX_NAMES]
-    titles = list(dict.fromkeys(t for e in entries for t in e["titles"]))[:PURCHASE_MAX_NAMES]
-    data = {"buyers": buyers, "product_titles": titles, "count": len(entries)}
-    broadcast.publish(session_id, "purchase", data)
-    return data
-
-
 # --- notices ---------------------------------------------------------------------------------
 
 
@@ -506,17 +425,3 @@ def post_notice(*, session: LiveSession, text, by) -> str:
         raise Conflict("This session has ended.", code="session_ended")
     broadcast.publish(session.pk, "notice", {"text": text})
     return text
-
-
-# --- what orders tells us --------------------------------------------------------------------
-
-
-@receiver(checkout_released, dispatch_uid="live.selling.on_checkout_released")
-def _on_checkout_released(sender, *, checkout_id: int, **kwargs) -> None:
-    release_deal_claim(checkout_id=checkout_id)
-
-
-@receiver(checkout_paid, dispatch_uid="live.selling.on_checkout_paid")
-def _on_checkout_paid(sender, *, checkout_id: int, **kwargs) -> None:
-    _reclaim_after_late_payment(checkout_id=checkout_id)
-    record_purchases(checkout_id=checkout_id)

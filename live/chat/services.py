@@ -1,4 +1,4 @@
-"""Room chat and its moderation: the services, and the room actions that call them.
+"""Room chat and its moderation (the room actions that call these are in live/chat/actions.py).
 
 Every message is kept (a deleted one only gets `deleted_at`/`deleted_by`) so staff can review
 it in the admin. Rules, checked here whatever the client sends: signed in; not banned or
@@ -19,12 +19,12 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from live.broadcast import publish
+from live.models import BlockedWord, ChatMessage, LiveSession, RoomRestriction
 from shopfeed.accounts.models import User
 from shopfeed.errors import Conflict, NotAllowed, NotFound, ShopFeedError
 
-from .actions import RoomContext, action
-from .broadcast import publish
-from .models import BlockedWord, ChatMessage, LiveSession, RoomRestriction
+from .selectors import active_restriction
 
 MAX_RESTRICTION_MINUTES = 60 * 24 * 365
 
@@ -45,14 +45,6 @@ def _is_host_or_staff(session: LiveSession, user) -> bool:
     if not getattr(user, "is_authenticated", False):
         return False
     return user.pk == session.host_id or bool(user.is_staff)
-
-
-def active_restriction(*, host_id: int, user_id: int, kind: str) -> RoomRestriction | None:
-    return (
-        RoomRestriction.objects.filter(host_id=host_id, user_id=user_id, kind=kind)
-        .exclude(until__lte=timezone.now())
-        .first()
-    )
 
 
 def _check_restrictions(session: LiveSession, user) -> None:
@@ -214,41 +206,3 @@ def moderate(
         ).delete()
     publish(session.pk, "moderation", {"user": target.handle, "kind": kind})
     return restriction
-
-
-# --- room actions (live.actions registry) ----------------------------------------------------
-
-
-def _session(ctx: RoomContext) -> LiveSession:
-    try:
-        return LiveSession.objects.get(pk=ctx.session_id)
-    except LiveSession.DoesNotExist:
-        raise NotFound("This live does not exist.") from None
-
-
-@action("chat.send")
-def chat_send(ctx: RoomContext, payload: dict) -> None:
-    post_message(session=_session(ctx), user=ctx.user, text=payload.get("text"))
-
-
-@action("chat.delete", host_only=True)
-def chat_delete(ctx: RoomContext, payload: dict) -> None:
-    try:
-        message_id = int(payload.get("message_id"))
-    except (TypeError, ValueError):
-        raise ShopFeedError("message_id is a message's id.", code="invalid") from None
-    message = ChatMessage.objects.filter(pk=message_id, session_id=ctx.session_id).first()
-    if message is None:
-        raise NotFound("No such message in this live.")
-    delete_message(message=message, by=ctx.user)
-
-
-@action("moderate", host_only=True)
-def moderate_viewer(ctx: RoomContext, payload: dict) -> None:
-    moderate(
-        session=_session(ctx),
-        by=ctx.user,
-        handle=payload.get("user"),
-        kind=payload.get("kind"),
-        minutes=payload.get("minutes"),
-    )

@@ -2,9 +2,9 @@
 
 It admits the socket (the session exists and is watchable; a banned user is refused), hands
 it to this process's room hub, sends the "hello" snapshot, replays what a reconnecting client
-missed, and turns client frames into actions (live.actions.dispatch) whose rules live in
-services. Delivery of room events is the hub's job, not this consumer's: there is no Channels
-layer per socket (see live/hub.py for why).
+missed, and turns client frames into actions (live.room.actions.dispatch) whose rules live in
+services. Admission is in admission.py, the snapshot in snapshot.py. Delivery of room events is
+the hub's job, not this consumer's: there is no Channels layer per socket (see hub.py for why).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import json
 import time
-from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -21,21 +20,17 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
-from django.db.models import F
-from django.db.utils import IntegrityError
 
 from shopfeed.errors import ShopFeedError
 
-from . import actions, chat, selectors
+from . import actions
+from .admission import admit
 from .bus import get_bus
 from .hub import CLOSED, PENDING, RoomSocket, frame_id, get_hub
-from .models import LiveSession, RoomRestriction, SessionViewer
+from .snapshot import cached_snapshot
 
 MAX_FRAME = 4096  # characters a client frame may have
 RESUME_GRACE = 0.3  # seconds a new socket waits for a "resume" before live delivery starts
-SNAPSHOT_TTL = 2.0  # seconds a session's snapshot may be reused while no event happened
-CLOSE_NOT_FOUND = 4404
-CLOSE_BANNED = 4003
 
 
 def _envelope(type_: str, data, event_id: int | None = None) -> str:
@@ -51,80 +46,6 @@ def _error(code: str, detail: str, ref=None) -> str:
     return _envelope("error", {"code": code, "detail": detail, "ref": ref})
 
 
-# --- the database side (run in a thread through database_sync_to_async) ---------------------
-
-
-@dataclass(frozen=True)
-class Admission:
-    refusal: tuple[int, str, str] | None = None  # (close code, error code, detail)
-    is_host: bool = False
-    is_staff: bool = False
-    handle: str = ""
-
-
-def admit(*, session_id: int, user, viewer_key: str) -> Admission:
-    try:
-        session = selectors.get_watchable_session(session_id=session_id, user=user)
-    except LiveSession.DoesNotExist:
-        return Admission(refusal=(CLOSE_NOT_FOUND, "not_found", "This live does not exist."))
-    authenticated = bool(getattr(user, "is_authenticated", False))
-    if authenticated and chat.active_restriction(
-        host_id=session.host_id, user_id=user.pk, kind=RoomRestriction.Kind.BAN
-    ):
-        return Admission(refusal=(CLOSE_BANNED, "banned", "You are banned from this host's lives."))
-    _count_viewer(session_id=session_id, viewer_key=viewer_key)
-    return Admission(
-        is_host=authenticated and user.pk == session.host_id,
-        is_staff=authenticated and user.is_staff,
-        handle=user.handle if authenticated else "",
-    )
-
-
-# (session id, viewer key) pairs this process has already recorded: a reconnect storm of
-# thousands of sockets should not cost a query each. Bounded; forgetting only costs a query.
-_seen_viewers: dict[tuple[int, str], None] = {}
-SEEN_VIEWERS_MAX = 100_000
-
-
-def _count_viewer(*, session_id: int, viewer_key: str) -> None:
-    seen = (session_id, viewer_key)
-    if seen in _seen_viewers:
-        return
-    if len(_seen_viewers) >= SEEN_VIEWERS_MAX:
-        _seen_viewers.clear()
-    if not SessionViewer.objects.filter(session_id=session_id, viewer_key=viewer_key).exists():
-        try:
-            SessionViewer.objects.create(session_id=session_id, viewer_key=viewer_key)
-        except IntegrityError:
-            pass  # another socket of the same viewer got there first
-        else:
-            LiveSession.objects.filter(pk=session_id).update(total_viewers=F("total_viewers") + 1)
-    _seen_viewers[seen] = None
-
-
-def snapshot(*, session_id: int, last_id: int) -> dict:
-    """What a socket needs to draw the room as of event `last_id` ("hello" minus viewers)."""
-    session = LiveSession.objects.select_related("host").get(pk=session_id)
-    return {**selectors.room_snapshot(session, last_id=last_id), "viewers": 0}
-
-
-# A burst of viewers joining between two events gets the same snapshot: one build, not one each.
-_snapshots: dict[int, tuple[int, float, dict]] = {}
-
-
-async def cached_snapshot(session_id: int, last_id: int) -> dict:
-    cached = _snapshots.get(session_id)
-    if cached and cached[0] == last_id and time.monotonic() - cached[1] < SNAPSHOT_TTL:
-        return dict(cached[2])
-    data = await database_sync_to_async(snapshot)(session_id=session_id, last_id=last_id)
-    now = time.monotonic()
-    if len(_snapshots) > 1000:
-        for stale in [k for k, v in _snapshots.items() if now - v[1] > SNAPSHOT_TTL]:
-            del _snapshots[stale]
-    _snapshots[session_id] = (last_id, now, data)
-    return dict(data)
-
-
 def _viewer_key(scope, user) -> str:
     if getattr(user, "is_authenticated", False):
         return f"u:{user.pk}"
@@ -138,7 +59,7 @@ def _viewer_key(scope, user) -> str:
 
 
 class LiveRoomConsumer(AsyncWebsocketConsumer):
-    # No such layer: a socket needs no channel of its own, the hub fans out (live/hub.py).
+    # No such layer: a socket needs no channel of its own, the hub fans out (live/room/hub.py).
     channel_layer_alias = "live-room-hub"
 
     sock: RoomSocket | None = None

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Max, Q, Sum
 
+from live.models import ChatMessage, LiveSession, SessionViewer
 from orders.models import Order, OrderItem, SaleSource
-
-from .models import ChatMessage, LiveSession, SessionViewer
 
 # Orders whose money came in (refunds are subtracted from revenue, not uncounted).
 PAID_STATUSES = (

@@ -6,7 +6,8 @@ actions) whatever the client claims, and calls the handler, which calls a servic
 ShopFeedError from the handler becomes an `error` event to that socket alone; the socket
 stays open.
 
-Modules register handlers with @action; live/apps.py imports them at startup.
+Modules register handlers with @action (live/chat/actions.py, live/selling/actions.py);
+live/apps.py imports them at startup.
 """
 
 from collections.abc import Callable

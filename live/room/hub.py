@@ -114,7 +114,7 @@ def _resume(coro, yielded):
         except GeneratorExit:
             coro.close()
             raise
-        except BaseException as exc:  # noqa: BLE001 - forwarded into the coroutine
+        except BaseException as exc:  # forwarded into the coroutine
             try:
                 yielded = coro.throw(exc)
             except StopIteration as stop:
@@ -214,7 +214,7 @@ class RoomSocket:
             return
         try:
             rest = _step(self.send(ev.msg))
-        except Exception:  # noqa: BLE001 - a socket that cannot take a frame is gone
+        except Exception:  # a socket that cannot take a frame is gone
             self.close(None)
             return
         if rest is not None:
@@ -262,7 +262,7 @@ class RoomSocket:
                 else:
                     await self.send(ev.msg)
             self.outbox = None
-        except Exception:  # noqa: BLE001 - the client went away while we waited
+        except Exception:  # the client went away while we waited
             self.close(None)
         finally:
             self.drainer = None
@@ -287,7 +287,7 @@ class RoomSocket:
             await asyncio.wait_for(
                 self.send({"type": "websocket.close", "code": code, "reason": reason}), 5
             )
-        except Exception:  # noqa: BLE001 - a client that does not read its close is cut off
+        except Exception:  # a client that does not read its close is cut off
             if self.proto is not None:
                 self.proto.transport.abort()
 
@@ -447,20 +447,12 @@ class Hub:
         if not room.count:
             self.loop.call_later(ROOM_LINGER, self._maybe_drop, room)
 
-    def local_count(self, session_id: int) -> int:
-        room = self.rooms.get(session_id)
-        return room.count if room else 0
-
     def viewers(self, session_id: int) -> int:
         """The room's last published viewer count (this process's own until there is one)."""
         room = self.rooms.get(session_id)
         if room is None:
             return 0
         return room.viewers if room.viewers is not None else room.count
-
-    def sockets(self, session_id: int) -> list[RoomSocket]:
-        room = self.rooms.get(session_id)
-        return list(room.live | room.pending) if room else []
 
     def _maybe_drop(self, room: Room) -> None:
         if room.count or self.rooms.get(room.session_id) is not room:
@@ -528,7 +520,7 @@ class Hub:
                     batch.append(msg)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - redis-py reconnects and resubscribes
+            except Exception:  # redis-py reconnects and resubscribes
                 logger.exception("live hub: Redis pub/sub read failed; retrying")
                 await asyncio.sleep(1)
                 continue
@@ -617,7 +609,7 @@ class Hub:
         """A frame skipped ids (a pub/sub blip): fetch the missing ones from the replay window."""
         try:
             frames = await asyncio.to_thread(get_bus().replay, room.session_id, last)
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.exception("live hub: replay for a gap failed")
             frames = None
         held, room.held = room.held or [], None
@@ -651,7 +643,7 @@ class Hub:
                 await self.tick()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - counts are best effort; delivery is not
+            except Exception:  # counts are best effort; delivery is not
                 logger.exception("live hub: viewer count tick failed")
 
     async def tick(self) -> None:
@@ -700,7 +692,7 @@ class Hub:
 
 
 def _publish_viewers(session_id: int, total: int) -> None:
-    from .models import LiveSession
+    from live.models import LiveSession
 
     LiveSession.objects.filter(pk=session_id, peak_viewers__lt=total).update(peak_viewers=total)
     get_bus().publish(session_id, "viewers", {"count": total})

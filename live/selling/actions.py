@@ -1,15 +1,17 @@
 """Room actions only the host (or staff) may send: pin, deals, notices, ending the session.
 
-live.actions.dispatch has already refused anyone else; these parse the payload, load rows
+live.room.actions.dispatch has already refused anyone else; these parse the payload, load rows
 of this session only, and call the services (which check the host again).
 """
 
+from live.models import FlashDeal, LiveSession
+from live.room.actions import RoomContext, action
+from live.stream import services as sessions
 from shopfeed.errors import NotFound, ShopFeedError
 from shops.models import Product
 
-from . import selling, sessions
-from .actions import RoomContext, action
-from .models import FlashDeal, LiveSession
+from . import services as selling
+from .selectors import deal_data
 
 
 def _session(ctx: RoomContext) -> LiveSession:
@@ -66,7 +68,7 @@ def deal_start(ctx: RoomContext, payload: dict) -> dict:
         duration_seconds=_whole(payload, "duration_seconds"),
         by=ctx.user,
     )
-    return {"deal": selling.deal_data(deal)}
+    return {"deal": deal_data(deal)}
 
 
 @action("deal.end", host_only=True)

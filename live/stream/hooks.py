@@ -13,7 +13,8 @@ from django.views.decorators.http import require_POST
 
 from shopfeed.errors import ShopFeedError
 
-from . import media, sessions
+from . import media
+from . import services as sessions
 
 log = logging.getLogger(__name__)
 

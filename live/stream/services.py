@@ -14,12 +14,11 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from live import selectors
+from live.broadcast import publish
+from live.models import LineupItem, LiveSession, new_stream_key
 from shopfeed.errors import Conflict, NotAllowed, NotFound, ShopFeedError
 from shops.models import Product, Shop
-
-from . import selectors
-from .broadcast import publish
-from .models import LineupItem, LiveSession, new_stream_key
 
 MAX_LINEUP = 50
 # How far in the past a start time may be (a creator who schedules "now" is a few seconds late).
@@ -186,6 +185,22 @@ def set_lineup(*, session: LiveSession, by, product_ids: Iterable) -> LiveSessio
     return session
 
 
+@transaction.atomic
+def update_session_and_lineup(
+    *, session: LiveSession, by, title: str, scheduled_at: datetime, cover=None, product_ids
+) -> LiveSession:
+    """The studio's edit form: title, cover, the start time while still scheduled, and the
+    lineup when it changed, all saved or none."""
+    fields = {"title": title, "cover": cover}
+    if session.status == LiveSession.Status.SCHEDULED:
+        fields["scheduled_at"] = scheduled_at
+    session = update_session(session=session, by=by, **fields)
+    product_ids = list(product_ids)
+    if product_ids != selectors.lineup_product_ids(session):
+        session = set_lineup(session=session, by=by, product_ids=product_ids)
+    return session
+
+
 # --- going live and ending -------------------------------------------------------------------
 
 
@@ -222,7 +237,7 @@ def end_session(*, session: LiveSession, by=None) -> LiveSession:
     session.ended_at = timezone.now()
     session.save(update_fields=["status", "ended_at", "updated_at"])
     # However the session ends (button, room, media server), its running deal ends with it.
-    from .selling import end_session_deals  # selling builds on this module
+    from live.selling.services import end_session_deals  # selling builds on this module
 
     end_session_deals(session=session)
     publish(session.pk, "session.ended", {})

@@ -1,0 +1,128 @@
+"""Buying from the live page: one tap with the buyer's default address (and saved card), or
+the address form first. Rules live in live.selling.services; this view parses and renders."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from live import selectors
+from live.models import LiveSession
+from orders import addresses, cards, payments
+from orders.cart_views import AddressForm
+from shopfeed.errors import NotFound, ShopFeedError
+from shops.forms import add_service_error
+from shops.models import Shop, Variant
+
+from . import services as selling
+from .selectors import active_deal
+
+
+def _quantity(raw) -> int:
+    try:
+        quantity = int(raw or 1)
+    except (TypeError, ValueError):
+        raise ShopFeedError("Quantity must be a whole number.", field="quantity") from None
+    if not 1 <= quantity <= 99:
+        raise ShopFeedError("Quantity must be between 1 and 99.", field="quantity")
+    return quantity
+
+
+def _variant(raw) -> Variant:
+    try:
+        return Variant.objects.select_related("product", "shop").get(
+            pk=int(raw), shop__status=Shop.Status.ACTIVE
+        )
+    except (Variant.DoesNotExist, TypeError, ValueError):
+        raise NotFound("Choose an option of the pinned product.", code="no_such_variant") from None
+
+
+def _buy_page(request, session, *, variant=None, quantity=1, form=None, error="", status=200):
+    price = None
+    if variant is not None:  # what the buyer will pay: the deal price while one runs
+        price = variant.price_amount
+        deal = active_deal(session_id=session.pk, product_id=variant.product_id)
+        if deal is not None and deal.deal_price_amount < price:
+            price = deal.deal_price_amount
+    return render(
+        request,
+        "live/buy.html",
+        {
+            "session": session,
+            "variant": variant,
+            "unit_price_amount": price,
+            "quantity": quantity,
+            "form": form,
+            "error": error,
+            "deal_id": request.POST.get("deal_id", ""),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def buy(request, pk):
+    """One tap from the live page: the buyer's default address, straight to paying.
+
+    No saved address yet: ask for one (saved as the default), then carry on. With a saved
+    card too, the tap pays with it and goes to the done page."""
+    try:
+        session = selectors.get_watchable_session(session_id=pk, user=request.user)
+    except LiveSession.DoesNotExist:
+        raise Http404("No such live session.") from None
+    if request.method == "GET":  # back from logging in: the live page has the buttons
+        return redirect("live:watch", pk=session.pk)
+    try:
+        variant = _variant(request.POST.get("variant_id"))
+        quantity = _quantity(request.POST.get("quantity"))
+    except ShopFeedError as exc:
+        return _buy_page(request, session, error=exc.message, status=exc.status_code)
+
+    address = addresses.list_addresses(user=request.user).first()
+    form = None
+    if request.POST.get("address_form") == "1":
+        form = AddressForm(request.POST)
+        if not form.is_valid():
+            return _buy_page(
+                request, session, variant=variant, quantity=quantity, form=form, status=400
+            )
+    elif address is None:
+        return _buy_page(request, session, variant=variant, quantity=quantity, form=AddressForm())
+
+    deal_id = request.POST.get("deal_id") or None
+    try:
+        if form is not None:
+            checkout = selling.live_buy_now_with_new_address(
+                session=session, buyer=request.user, variant=variant, quantity=quantity,
+                address_data={k: v for k, v in form.cleaned_data.items() if k != "save_address"},
+                deal_id=deal_id,
+            )  # fmt: skip
+        else:
+            checkout = selling.live_buy_now(
+                session=session, buyer=request.user, variant=variant, quantity=quantity,
+                address=address, deal_id=deal_id,
+            )  # fmt: skip
+    except ValidationError as exc:
+        if form is None:
+            return _buy_page(request, session, error="; ".join(exc.messages), status=400)
+        add_service_error(form, exc)
+        return _buy_page(
+            request, session, variant=variant, quantity=quantity, form=form, status=400
+        )
+    except ShopFeedError as exc:
+        return _buy_page(
+            request, session, variant=variant, quantity=quantity, error=exc.message,
+            status=exc.status_code,
+        )  # fmt: skip
+    if form is None and cards.default_card(user=request.user) is not None:
+        # Saved address and saved card: one tap pays; the done page waits for Stripe.
+        try:
+            payments.pay_with_saved_card(checkout=checkout, by=request.user)
+        except ShopFeedError as exc:  # declined: the checkout stays open for the pay page
+            messages.error(request, exc.message)
+            return redirect("orders:checkout-pay", checkout_id=checkout.pk)
+        return redirect("orders:checkout-done", checkout_id=checkout.pk)
+    return redirect("orders:checkout-pay", checkout_id=checkout.pk)
