@@ -20,8 +20,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from orders import addresses, cards, payments
-from orders.cart_views import AddressForm
+from orders.addresses import services as addresses
+from orders.cards import services as cards
+from orders.cart.views import AddressForm
+from orders.payments import settlement as payments
 from shopfeed.errors import NotFound, ShopFeedError
 from shops.dashboard import add_service_error, owned_shop
 from shops.models import Shop, Variant

@@ -14,9 +14,9 @@ from django.utils.html import format_html, format_html_join
 from shopfeed.errors import ShopFeedError
 from shops.money import format_money
 
-from . import admin_payouts  # noqa: F401
-from . import fulfilment as services
+from .fulfilment import services
 from .models import Checkout, Order, OrderEvent, OrderItem, Refund, StripeEvent
+from .payouts import admin as payouts_admin  # noqa: F401
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -163,7 +163,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="Seller receives")
     def seller_net(self, obj):
-        from .accounting import seller_net
+        from .ledger.accounting import seller_net
 
         return format_money(seller_net(obj), obj.currency)
 

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from .ledger_models import LedgerAccount, LedgerEntry, LedgerTransaction
+from .ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
 
 __all__ = [
     "Address",

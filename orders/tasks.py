@@ -1,4 +1,4 @@
 """Celery discovers `orders.tasks`; the tasks live beside the services they wrap."""
 
-from .payment_tasks import *  # noqa: F403
-from .payout_tasks import *  # noqa: F403
+from .payments.tasks import *  # noqa: F403
+from .payouts.tasks import *  # noqa: F403

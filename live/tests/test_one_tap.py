@@ -4,8 +4,8 @@ goes to the done page; anything less goes to the payment page as before."""
 import pytest
 from django.urls import reverse
 
-from orders import payments
 from orders.models import Address, Checkout, Order
+from orders.payments import settlement as payments
 from orders.tests.card_helpers import attach_card, payment_intent
 from shopfeed.accounts.tests.factories import UserFactory
 

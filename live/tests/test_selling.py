@@ -9,10 +9,10 @@ from django.utils import timezone
 from live import selling, sessions
 from live.models import ChatMessage, FlashDeal, LiveDealClaim, LiveSession, SessionViewer
 from live.summary import session_summary
-from orders import payments
-from orders.checkout import release_checkout
+from orders.checkout.services import release_checkout
 from orders.errors import SoldOut
 from orders.models import Checkout, Order, SaleSource
+from orders.payments import settlement as payments
 from orders.signals import checkout_paid
 from orders.tests.helpers import pay_checkout
 from shopfeed.accounts.tests.factories import UserFactory

@@ -6,9 +6,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from orders import addresses, payments
-from orders.checkout import release_checkout
+from orders.addresses import services as addresses
+from orders.checkout.services import release_checkout
 from orders.models import Address, Cart, CartItem, Checkout, Order, SaleSource
+from orders.payments import settlement as payments
 from shopfeed.accounts.tests.factories import UserFactory
 from shopfeed.errors import NotFound
 from shops.models import Product, Variant

@@ -4,9 +4,9 @@ Redis, PostgreSQL. checkout -> PaymentIntent -> the buyer pays -> localstripe po
 
 import pytest
 
-from orders import payments
-from orders.ledger_models import LedgerAccount
+from orders.ledger.models import LedgerAccount
 from orders.models import Checkout, Order, StripeEvent
+from orders.payments import settlement as payments
 from shopfeed.accounts.tests.factories import UserFactory
 from shops.models import Variant
 from shops.tests.factories import VariantFactory

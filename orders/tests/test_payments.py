@@ -8,10 +8,11 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from orders import gateway, payments
+from orders import gateway
 from orders.errors import IllegalTransition
-from orders.ledger_models import LedgerAccount, LedgerTransaction
+from orders.ledger.models import LedgerAccount, LedgerTransaction
 from orders.models import Checkout, Order, OrderEvent, Refund
+from orders.payments import settlement as payments
 from shopfeed.accounts.tests.factories import UserFactory
 from shops.models import Variant
 from shops.tests.factories import VariantFactory

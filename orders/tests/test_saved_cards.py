@@ -4,8 +4,9 @@ localstripe."""
 
 import pytest
 
-from orders import cards, payments
+from orders.cards import services as cards
 from orders.models import Checkout, PaymentProfile, SavedCard
+from orders.payments import settlement as payments
 from shopfeed.accounts.tests.factories import UserFactory
 from shopfeed.errors import NotFound
 from shops.tests.factories import ProductFactory, VariantFactory

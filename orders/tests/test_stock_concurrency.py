@@ -6,11 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from orders import payments
-from orders.checkout import LineRequest, start_checkout
+from orders.checkout.services import LineRequest, start_checkout
 from orders.errors import SoldOut
-from orders.ledger_models import LedgerAccount
+from orders.ledger.models import LedgerAccount
 from orders.models import Checkout, Order, OrderItem
+from orders.payments import settlement as payments
 from shopfeed.accounts.tests.factories import UserFactory
 from shops.models import Variant
 from shops.tests.factories import VariantFactory

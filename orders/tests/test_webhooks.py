@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from orders import payments
-from orders.ledger_models import LedgerTransaction
+from orders.ledger.models import LedgerTransaction
 from orders.models import Checkout, Order, Refund, StripeEvent
+from orders.payments import settlement as payments
 from shopfeed.accounts.tests.factories import UserFactory
 from shops.models import Variant
 from shops.tests.factories import VariantFactory

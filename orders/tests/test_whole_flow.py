@@ -11,11 +11,13 @@ import pytest
 from django.conf import settings
 from django.db.models import Sum
 
-from orders import fulfilment, payments, payouts
-from orders.checkout import platform_fee
-from orders.ledger_models import LedgerAccount, LedgerEntry, LedgerTransaction
+from orders.checkout.services import platform_fee
+from orders.fulfilment import services as fulfilment
+from orders.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from orders.models import Checkout, Order, Payout
-from orders.payout_tasks import create_payouts_task, send_payout_task
+from orders.payments import settlement as payments
+from orders.payouts import services as payouts
+from orders.payouts.tasks import create_payouts_task, send_payout_task
 from shopfeed.accounts.tests.factories import UserFactory
 from shopfeed.testing import free_port
 from shops.models import Variant

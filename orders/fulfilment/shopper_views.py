@@ -5,7 +5,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from .models import Order, Refund
+from ..models import Order, Refund
 
 PAGE_SIZE = 20
 # Staff notes and failed refund attempts are for staff and the seller, not the buyer.

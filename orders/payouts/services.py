@@ -27,10 +27,12 @@ from django.utils import timezone
 from shopfeed.errors import NotAllowed, ShopFeedError
 from shops.models import Shop
 
-from . import accounting, gateway, ledger
-from .errors import PaymentError
-from .ledger_models import LedgerAccount
-from .models import Order, Payout, PayoutAccount
+from .. import gateway
+from ..errors import PaymentError
+from ..ledger import accounting
+from ..ledger import services as ledger
+from ..ledger.models import LedgerAccount
+from ..models import Order, Payout, PayoutAccount
 
 log = logging.getLogger(__name__)
 Kind = LedgerAccount.Kind

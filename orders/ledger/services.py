@@ -8,7 +8,7 @@ from django.db.models import F, Sum
 
 from shopfeed.errors import ShopFeedError
 
-from .ledger_models import LedgerAccount, LedgerEntry, LedgerTransaction
+from .models import LedgerAccount, LedgerEntry, LedgerTransaction
 
 Kind = LedgerAccount.Kind
 

@@ -11,9 +11,9 @@ from django.db import transaction
 
 from shopfeed.errors import NotFound
 
-from . import gateway
-from .errors import IllegalTransition, PaymentError
-from .models import Checkout, PaymentProfile, SavedCard
+from .. import gateway
+from ..errors import IllegalTransition, PaymentError
+from ..models import Checkout, PaymentProfile, SavedCard
 
 logger = logging.getLogger(__name__)
 

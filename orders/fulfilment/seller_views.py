@@ -22,8 +22,10 @@ from shopfeed.errors import NotAllowed, ShopFeedError
 from shops.models import Shop
 from shops.money import currency_exponent, format_money
 
-from . import accounting, fulfilment, states
-from .models import Order
+from .. import states
+from ..ledger import accounting
+from ..models import Order
+from . import services as fulfilment
 
 PAGE_SIZE = 25
 HIDDEN_FROM_SELLER = ("note",)

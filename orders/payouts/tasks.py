@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
-from . import payouts
-from .errors import PaymentError
+from ..errors import PaymentError
+from . import services as payouts
 
 __all__ = [
     "create_payouts_task",
@@ -21,12 +21,12 @@ __all__ = [
 ]
 
 
-@shared_task(acks_late=True)
+@shared_task(name="orders.payout_tasks.release_payables_task", acks_late=True)
 def release_payables_task() -> int:
     return len(payouts.release_due_payables(now=timezone.now()))
 
 
-@shared_task(acks_late=True)
+@shared_task(name="orders.payout_tasks.create_payouts_task", acks_late=True)
 def create_payouts_task() -> int:
     now = timezone.now()
     created = payouts.create_payouts(now=now)
@@ -36,6 +36,7 @@ def create_payouts_task() -> int:
 
 
 @shared_task(
+    name="orders.payout_tasks.send_payout_task",
     acks_late=True,
     autoretry_for=(PaymentError, OperationalError),
     retry_backoff=30,

@@ -10,9 +10,9 @@ from django.utils import timezone
 from shopfeed.errors import ShopFeedError
 from shops.money import format_money
 
-from . import payouts
-from .models import Payout, PayoutAccount
-from .payout_tasks import enqueue_send
+from ..models import Payout, PayoutAccount
+from . import services as payouts
+from .tasks import enqueue_send
 
 
 @admin.register(PayoutAccount)

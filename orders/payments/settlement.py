@@ -17,10 +17,12 @@ from django.utils import timezone
 
 from shops.models import Product
 
-from . import accounting, emails, gateway, signals, states, stock
-from .checkout import release_checkout
-from .errors import IllegalTransition, PaymentError, SoldOut
-from .models import Checkout, Order, OrderEvent, Refund, StripeEvent
+from .. import emails, gateway, signals, states
+from ..checkout import stock
+from ..checkout.services import release_checkout
+from ..errors import IllegalTransition, PaymentError, SoldOut
+from ..ledger import accounting
+from ..models import Checkout, Order, OrderEvent, Refund, StripeEvent
 
 logger = logging.getLogger(__name__)
 
@@ -535,7 +537,7 @@ def register_event_handler(event_type: str, handler: EventHandler, *, replace=Fa
 
 def record_stripe_event(*, event: dict) -> StripeEvent | None:
     """Store a verified event once and queue its processing; None if it was stored before."""
-    from .payment_tasks import process_stripe_event_task
+    from .tasks import process_stripe_event_task
 
     try:
         with transaction.atomic():
@@ -583,7 +585,7 @@ def pay_with_saved_card(
     """
     from shopfeed.errors import NotFound
 
-    from . import cards
+    from ..cards import services as cards
 
     if checkout.buyer_id != by.pk:
         raise NotFound("No such checkout.")

@@ -12,7 +12,7 @@ from shopfeed.errors import ShopFeedError
 from shops.models import Shop
 from shops.money import format_money
 
-from . import payouts
+from . import services as payouts
 
 
 def _own_shop(request) -> Shop | None:

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import payments
+from . import settlement as payments
 
 __all__ = [
     "process_stripe_event_task",
@@ -12,6 +12,7 @@ __all__ = [
 
 
 @shared_task(
+    name="orders.payment_tasks.process_stripe_event_task",
     acks_late=True,
     autoretry_for=(Exception,),
     retry_backoff=True,
@@ -25,11 +26,11 @@ def process_stripe_event_task(event_pk: int) -> bool:
 
 
 # Beat runs these every few minutes: a failed run is simply the next run's work.
-@shared_task(acks_late=True)
+@shared_task(name="orders.payment_tasks.release_expired_checkouts_task", acks_late=True)
 def release_expired_checkouts_task() -> int:
     return payments.release_expired_checkouts()
 
 
-@shared_task(acks_late=True)
+@shared_task(name="orders.payment_tasks.reconcile_payments_task", acks_late=True)
 def reconcile_payments_task() -> int:
     return payments.reconcile_payments()

@@ -10,8 +10,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from shopfeed.errors import ShopFeedError
 
-from . import cards, payments
-from .models import Checkout
+from ..models import Checkout
+from ..payments import settlement as payments
+from . import services as cards
 
 
 @login_required

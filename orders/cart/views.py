@@ -16,11 +16,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from shopfeed.errors import NotFound, ShopFeedError
 
-from . import addresses, cards, payments
-from . import cart as carts
-from .checkout import LineRequest, start_checkout
-from .errors import PaymentError
-from .models import Address, Cart, Checkout
+from ..addresses import services as addresses
+from ..cards import services as cards
+from ..checkout.services import LineRequest, start_checkout
+from ..errors import PaymentError
+from ..models import Address, Cart, Checkout
+from ..payments import settlement as payments
+from . import services as carts
 
 SESSION_BUY_NOW = "buy_now"
 

@@ -2,8 +2,7 @@
 
 from django.urls import path
 
-from . import card_views
-from . import cart_views as views
+from . import views
 
 urlpatterns = [
     path("cart/", views.cart_page, name="cart"),
@@ -21,14 +20,4 @@ urlpatterns = [
     path("checkout/<int:checkout_id>/done/", views.checkout_done, name="checkout-done"),
     path("checkout/<int:checkout_id>/status/", views.checkout_status, name="checkout-status"),
     path("checkout/<int:checkout_id>/restore/", views.checkout_restore, name="checkout-restore"),
-    path(
-        "checkout/<int:checkout_id>/pay/save-card/",
-        card_views.checkout_save_card,
-        name="checkout-save-card",
-    ),
-    path(
-        "checkout/<int:checkout_id>/pay/saved-card/",
-        card_views.checkout_pay_saved,
-        name="checkout-pay-saved",
-    ),
 ]

@@ -19,9 +19,11 @@ from django.utils import timezone
 from shopfeed.errors import Conflict, NotAllowed, ShopFeedError
 from shops.money import format_money
 
-from . import accounting, emails, gateway, states, stock
-from .errors import PaymentError, RefundTooLarge
-from .models import Order, OrderEvent, Refund
+from .. import emails, gateway, states
+from ..checkout import stock
+from ..errors import PaymentError, RefundTooLarge
+from ..ledger import accounting
+from ..models import Order, OrderEvent, Refund
 
 S = Order.Status
 

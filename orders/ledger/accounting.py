@@ -5,9 +5,9 @@ seller payable (per shop, held until the hold period after delivery passes), sel
 (withdrawable), platform revenue (fees), payouts in transit (per shop), paid out (external).
 """
 
-from . import ledger
-from .ledger_models import LedgerAccount, LedgerTransaction
-from .models import Order, Payout, Refund
+from ..models import Order, Payout, Refund
+from . import services as ledger
+from .models import LedgerAccount, LedgerTransaction
 
 Kind = LedgerAccount.Kind
 

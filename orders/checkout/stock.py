@@ -4,7 +4,7 @@ from django.db.models import F
 
 from shops.models import Variant
 
-from .errors import SoldOut
+from ..errors import SoldOut
 
 
 def reserve(*, variant_id: int, quantity: int) -> None:

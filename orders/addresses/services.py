@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from shopfeed.errors import NotFound, ShopFeedError
 
-from .models import Address
+from ..models import Address
 
 MAX_ADDRESSES = 20
 FIELDS = ("full_name", "line1", "line2", "city", "region", "postal_code", "country", "phone")

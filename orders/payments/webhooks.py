@@ -4,7 +4,8 @@ from django.http import HttpResponse, HttpResponseBadRequest
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import gateway, payments
+from .. import gateway
+from . import settlement as payments
 
 
 @csrf_exempt

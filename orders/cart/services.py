@@ -16,10 +16,10 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from shopfeed.errors import NotFound, ShopFeedError
 from shops.models import Product, ProductImage, Shop, Variant
 
-from . import gateway
-from .checkout import MAX_QUANTITY_PER_LINE, LineRequest
-from .errors import IllegalTransition, SoldOut
-from .models import Cart, CartItem, Checkout, SaleSource
+from .. import gateway
+from ..checkout.services import MAX_QUANTITY_PER_LINE, LineRequest
+from ..errors import IllegalTransition, SoldOut
+from ..models import Cart, CartItem, Checkout, SaleSource
 
 MAX_QUANTITY = MAX_QUANTITY_PER_LINE
 # Session keys: the anonymous cart's token, and the item count the header shows.

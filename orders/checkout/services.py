@@ -12,8 +12,9 @@ from django.utils import timezone
 from shopfeed.errors import ShopFeedError
 from shops.models import Product, Shop, Variant
 
-from . import signals, stock
-from .models import Address, Checkout, Order, OrderEvent, OrderItem, SaleSource
+from .. import signals
+from ..models import Address, Checkout, Order, OrderEvent, OrderItem, SaleSource
+from . import stock
 
 MAX_QUANTITY_PER_LINE = 99
 
