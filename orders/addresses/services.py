@@ -68,15 +68,3 @@ def set_default_address(*, user, address_id) -> Address:
         address.is_default = True
         address.save(update_fields=["is_default"])
     return address
-
-
-@transaction.atomic
-def delete_address(*, user, address_id) -> None:
-    address = get_address(user=user, address_id=address_id)
-    was_default = address.is_default
-    address.delete()
-    if was_default:
-        nxt = list_addresses(user=user).first()
-        if nxt is not None:
-            nxt.is_default = True
-            nxt.save(update_fields=["is_default"])
