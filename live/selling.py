@@ -19,8 +19,7 @@ from django.db.models.functions import Now
 from django.dispatch import receiver
 from django.utils import timezone
 
-from orders.cart.services import buy_now_line
-from orders.checkout.services import start_checkout
+from orders.checkout.services import buy_now_line, start_checkout
 from orders.errors import SoldOut
 from orders.models import Address, Checkout, Order, SaleSource
 from orders.signals import checkout_paid, checkout_released

@@ -21,9 +21,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from orders.addresses import services as addresses
+from orders.addresses.forms import AddressForm
 from orders.cards import services as cards
-from orders.cart.views import AddressForm
-from orders.payments import settlement as payments
+from orders.payments import intents
 from shopfeed.errors import NotFound, ShopFeedError
 from shops.dashboard import add_service_error, owned_shop
 from shops.models import Shop, Variant
@@ -359,7 +359,7 @@ def buy(request, pk):
     if form is None and cards.default_card(user=request.user) is not None:
         # Saved address and saved card: one tap pays; the done page waits for Stripe.
         try:
-            payments.pay_with_saved_card(checkout=checkout, by=request.user)
+            intents.pay_with_saved_card(checkout=checkout, by=request.user)
         except ShopFeedError as exc:  # declined: the checkout stays open for the pay page
             messages.error(request, exc.message)
             return redirect("orders:checkout-pay", checkout_id=checkout.pk)

@@ -2,7 +2,8 @@
 
 Stripe holds the card; we keep its payment method id and a label (brand, last 4, expiry)
 per buyer. A card is saved only when the buyer ticked "Save this card" for that payment,
-and only once Stripe says the payment succeeded (orders.signals.checkout_paid).
+and only once Stripe says the payment succeeded (orders.payments.settlement calls
+save_card_after_payment once the payment is committed).
 """
 
 import logging
@@ -109,7 +110,7 @@ def remove_saved_card(*, user, card_id) -> None:
         logger.warning("could not detach payment method %s at Stripe", pm_id)
 
 
-def on_checkout_paid(sender, *, checkout_id: int, **kwargs) -> None:
+def save_card_after_payment(*, checkout_id: int) -> None:
     try:
         save_card_from_checkout(checkout_id=checkout_id)
     except PaymentError:

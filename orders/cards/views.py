@@ -1,6 +1,6 @@
 """Saved cards in pages: "Save this card" on the payment page, paying with a saved card, and
-the buyer's list of saved cards (/orders/cards/). Rules live in orders.cards and
-orders.payments.pay_with_saved_card."""
+the buyer's list of saved cards (/orders/cards/). Rules live in orders.cards.services and
+orders.payments.intents.pay_with_saved_card."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from shopfeed.errors import ShopFeedError
 
 from ..models import Checkout
-from ..payments import settlement as payments
+from ..payments import intents
 from . import services as cards
 
 
@@ -34,7 +34,7 @@ def checkout_pay_saved(request, checkout_id):
     """Pay with the saved card; the done page waits for Stripe's confirmation."""
     checkout = get_object_or_404(Checkout, pk=checkout_id, buyer=request.user)
     try:
-        payments.pay_with_saved_card(
+        intents.pay_with_saved_card(
             checkout=checkout, by=request.user, card_id=request.POST.get("card_id") or None
         )
     except ShopFeedError as exc:  # PaymentError (declined) included: the checkout stays open

@@ -1,4 +1,4 @@
-"""Cart, buy now and checkout pages (/cart/, /buy-now/, /checkout/); `orders` namespace."""
+"""The cart (/cart/); `orders` namespace."""
 
 from django.urls import path
 
@@ -9,15 +9,4 @@ urlpatterns = [
     path("cart/add/", views.cart_add, name="cart-add"),
     path("cart/items/<int:item_id>/", views.cart_item_update, name="cart-item-update"),
     path("cart/items/<int:item_id>/remove/", views.cart_item_remove, name="cart-item-remove"),
-    path("buy-now/", views.buy_now, name="buy-now"),
-    path("checkout/", views.checkout_page, name="checkout"),
-    path("checkout/<int:checkout_id>/pay/", views.checkout_pay, name="checkout-pay"),
-    path(
-        "checkout/<int:checkout_id>/pay/local-confirm/",
-        views.checkout_local_confirm,
-        name="checkout-local-confirm",
-    ),
-    path("checkout/<int:checkout_id>/done/", views.checkout_done, name="checkout-done"),
-    path("checkout/<int:checkout_id>/status/", views.checkout_status, name="checkout-status"),
-    path("checkout/<int:checkout_id>/restore/", views.checkout_restore, name="checkout-restore"),
 ]

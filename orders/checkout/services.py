@@ -1,4 +1,5 @@
-"""Starting a checkout: reserve stock and write one order per shop, all or nothing."""
+"""Checking out: place an order from the cart or "Buy now" (address, stock reservation and
+one order per shop, all or nothing), and give an unpaid checkout's stock back."""
 
 from collections import defaultdict
 from collections.abc import Sequence
@@ -13,10 +14,13 @@ from shopfeed.errors import ShopFeedError
 from shops.models import Product, Shop, Variant
 
 from .. import signals
-from ..models import Address, Checkout, Order, OrderEvent, OrderItem, SaleSource
+from ..addresses import services as addresses
+from ..cart import services as carts
+from ..cart.validation import MAX_QUANTITY, check_buyable, clean_quantity, clean_source
+from ..models import Address, Cart, Checkout, Order, OrderEvent, OrderItem, SaleSource
 from . import stock
 
-MAX_QUANTITY_PER_LINE = 99
+MAX_QUANTITY_PER_LINE = MAX_QUANTITY
 
 
 @dataclass(frozen=True)
@@ -181,3 +185,68 @@ def release_checkout(*, checkout_id: int, status: str = Checkout.Status.EXPIRED)
         robust=True,
     )
     return True
+
+
+# --- what is checked out ----------------------------------------------------------------------
+
+
+def buy_now_line(
+    *,
+    variant: Variant,
+    quantity,
+    source: str = SaleSource.PRODUCT_PAGE,
+    source_ref: str = "",
+    buyer=None,
+) -> LineRequest:
+    """One variant straight to checkout (the product page's and the live page's Buy now)."""
+    quantity = clean_quantity(quantity)
+    source = clean_source(source)
+    check_buyable(variant=variant, quantity=quantity, buyer=buyer)
+    return LineRequest(
+        variant_id=variant.pk, quantity=quantity, source=source, source_ref=(source_ref or "")[:64]
+    )
+
+
+def cart_lines_for_checkout(*, cart: Cart) -> list[LineRequest]:
+    return [
+        LineRequest(
+            variant_id=item.variant_id,
+            quantity=item.quantity,
+            source=item.source,
+            source_ref=item.source_ref,
+        )
+        for item in cart.items.order_by("id")
+    ]
+
+
+@transaction.atomic
+def place_order(
+    *,
+    buyer,
+    cart: Cart | None = None,
+    lines: Sequence[LineRequest] = (),
+    address: dict | None = None,
+    save_address: bool = False,
+    address_id=None,
+) -> Checkout:
+    """Check out the buyer's `cart`, or the Buy now `lines`, to a new or a saved address.
+
+    The address (a new one, kept for next time if `save_address`, or the saved `address_id`),
+    the reservation and the cart's hand-over happen together or not at all. Raises
+    ShopFeedError (SoldOut, empty cart, ...) or ValidationError (a bad new address).
+    """
+    if cart is not None:
+        cart = carts.lock_cart(cart)
+        lines = cart_lines_for_checkout(cart=cart)
+    if not lines:
+        raise ShopFeedError("Your cart is empty.", code="empty_cart")
+    if address_id is not None:
+        shipping: Address | dict = addresses.get_address(user=buyer, address_id=address_id)
+    elif save_address:
+        shipping = addresses.save_address(user=buyer, data=address or {})
+    else:
+        shipping = address or {}
+    checkout = start_checkout(buyer=buyer, lines=lines, address=shipping)
+    if cart is not None:
+        carts.remove_checked_out_items(cart=cart, variant_ids=[ln.variant_id for ln in lines])
+    return checkout

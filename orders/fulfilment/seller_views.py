@@ -6,94 +6,28 @@ fulfilment service; when it (or the form) refuses, the order page comes back wit
 message and status 400, and nothing was changed.
 """
 
-from decimal import Decimal, InvalidOperation
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from shopfeed.errors import NotAllowed, ShopFeedError
 from shops.models import Shop
-from shops.money import currency_exponent, format_money
+from shops.money import format_money
 
 from .. import states
 from ..ledger import accounting
 from ..models import Order
+from . import selectors
 from . import services as fulfilment
+from .forms import CancelForm, RefundForm, ShipForm
 
 PAGE_SIZE = 25
 HIDDEN_FROM_SELLER = ("note",)
-MAX_MINOR_AMOUNT = 10**13
-
-
-# --- forms ---------------------------------------------------------------------------------
-
-
-def parse_amount(text: str, currency: str) -> int:
-    """ "12.50" in USD -> 1250, exactly (Decimal, never float); refuses sub-cent digits."""
-    cleaned = (text or "").strip().lstrip("$€£¥").replace(",", "").strip()
-    exp = currency_exponent(currency)
-    example = "12.50" if exp else "1250"
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise ValidationError(f"Enter an amount like {example}.") from None
-    if not value.is_finite():
-        raise ValidationError(f"Enter an amount like {example}.")
-    minor = value.scaleb(exp)
-    if minor != minor.to_integral_value():
-        raise ValidationError(
-            f"Use at most {exp} decimal places." if exp else "Use whole amounts (no decimals)."
-        )
-    if minor < 1:
-        raise ValidationError("Enter an amount greater than zero.")
-    if minor > MAX_MINOR_AMOUNT:
-        raise ValidationError("That amount is larger than any order.")
-    return int(minor)
-
-
-class _ActionForm(forms.Form):
-    """Several action forms share the order page: give each its own element ids."""
-
-    id_prefix = ""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
-        super().__init__(*args, **kwargs)
-
-
-class ShipForm(_ActionForm):
-    id_prefix = "ship"
-    carrier = forms.CharField(max_length=fulfilment.CARRIER_MAX)
-    tracking_number = forms.CharField(max_length=fulfilment.TRACKING_MAX)
-
-
-class RefundForm(_ActionForm):
-    id_prefix = "refund"
-    amount = forms.CharField(
-        max_length=30, help_text="In the order's currency, e.g. 12.50 for $12.50."
-    )
-    reason = forms.CharField(max_length=fulfilment.REASON_MAX, required=False)
-
-    def __init__(self, *args, currency: str, **kwargs):
-        self.currency = currency
-        super().__init__(*args, **kwargs)
-
-    def clean_amount(self) -> int:
-        return parse_amount(self.cleaned_data["amount"], self.currency)
-
-
-class CancelForm(_ActionForm):
-    id_prefix = "cancel"
-    reason = forms.CharField(
-        max_length=fulfilment.REASON_MAX, help_text="The buyer sees this reason."
-    )
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -101,34 +35,6 @@ class CancelForm(_ActionForm):
 
 def _shop_for(user) -> Shop | None:
     return Shop.objects.filter(owner=user).first()
-
-
-def seller_orders(shop: Shop):
-    return (
-        Order.objects.filter(shop=shop)
-        .select_related("buyer")
-        .prefetch_related("items")
-        .order_by("-created_at", "-pk")
-    )
-
-
-def search_orders(queryset, q: str):
-    """By order number ("1042" or "#1042") or by the buyer's handle, email or name."""
-    q = q.strip()
-    if not q:
-        return queryset
-    handle = q.lstrip("@")
-    cond = (
-        Q(buyer__email__icontains=q)
-        | Q(buyer__display_name__icontains=q)
-        | Q(shipping_address__full_name__icontains=q)
-    )
-    if handle:
-        cond |= Q(buyer__handle__icontains=handle)
-    number = q.lstrip("#")
-    if number.isdigit() and len(number) <= 18:
-        cond |= Q(pk=int(number))
-    return queryset.filter(cond)
 
 
 def _owned_order(request, pk) -> Order:
@@ -148,10 +54,10 @@ def order_list(request):
     if status not in Order.Status.values:
         status = ""
     q = request.GET.get("q", "").strip()[:100]
-    orders = seller_orders(shop)
+    orders = selectors.seller_orders(shop)
     if status:
         orders = orders.filter(status=status)
-    orders = search_orders(orders, q)
+    orders = selectors.search_orders(orders, q)
     counts = dict(
         Order.objects.filter(shop=shop).values_list("status").annotate(n=Count("id")).order_by()
     )

@@ -6,20 +6,11 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from ..models import Order, Refund
+from .selectors import buyer_orders
 
 PAGE_SIZE = 20
 # Staff notes and failed refund attempts are for staff and the seller, not the buyer.
 HIDDEN_FROM_BUYER = ("note", "refund_failed")
-
-
-def buyer_orders(user):
-    """The buyer's orders, newest first, with what the history shows loaded in fixed queries."""
-    return (
-        Order.objects.filter(buyer=user)
-        .select_related("shop", "shop__owner")
-        .prefetch_related("items")
-        .order_by("-created_at", "-pk")
-    )
 
 
 @login_required

@@ -5,7 +5,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from .. import gateway
-from . import settlement as payments
+from . import events
 
 
 @csrf_exempt
@@ -18,5 +18,5 @@ def stripe_webhook(request):
     if not isinstance(event.get("id"), str) or not event["id"] or not event.get("type"):
         return HttpResponseBadRequest("The event has no id or type.", content_type="text/plain")
     # A replay (already stored) is answered 200 too, so Stripe stops sending it.
-    payments.record_stripe_event(event=event)
+    events.record_stripe_event(event=event)
     return HttpResponse("ok", content_type="text/plain")

@@ -1,5 +1,5 @@
 """Staff tools for payouts: hold or release a seller's payouts (with a reason), see every
-payout by status with its last error, and retry sending. Actions call orders.payouts."""
+payout by status with its last error, and retry sending. Actions call orders.payouts.services."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -11,6 +11,7 @@ from shopfeed.errors import ShopFeedError
 from shops.money import format_money
 
 from ..models import Payout, PayoutAccount
+from . import selectors
 from . import services as payouts
 from .tasks import enqueue_send
 
@@ -109,7 +110,7 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
         if self.value() == "failed":
             return queryset.filter(status=Payout.Status.FAILED)
         if self.value() == "stuck":
-            return queryset.filter(pk__in=payouts.stuck_payouts(now=timezone.now()))
+            return queryset.filter(pk__in=selectors.stuck_payouts(now=timezone.now()))
         return queryset
 
 

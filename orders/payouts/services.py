@@ -1,6 +1,6 @@
 """Seller payouts: release after the hold, gather withdrawable money, send it exactly once.
 
-Money moves only through `orders.accounting`:
+Money moves only through `orders.ledger.accounting`:
   delivered + hold passed  -> post_release         (seller payable -> seller available)
   create_payouts           -> post_payout_reserved (seller available -> payouts in transit)
   send_payout succeeded    -> post_payout_sent     (payouts in transit -> paid out)
@@ -15,13 +15,11 @@ the first transfer (for about 24 hours) instead of making a second one.
 
 import logging
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import transaction
-from django.db.models import Q, Sum
 from django.utils import timezone
 
 from shopfeed.errors import NotAllowed, ShopFeedError
@@ -251,7 +249,7 @@ def hold_payouts(*, shop: Shop, by, reason: str) -> PayoutAccount:
 
 @transaction.atomic
 def release_payouts(*, shop: Shop, by, reason: str) -> PayoutAccount:
-    """Lift a hold; the caller re-queues the payouts that waited (payout_tasks.enqueue_send)."""
+    """Lift a hold; the caller re-queues the payouts that waited (payouts.tasks.enqueue_send)."""
     _require_staff(by, "release payouts")
     reason = _clean_reason(reason)
     PayoutAccount.objects.get_or_create(shop=shop)
@@ -281,70 +279,3 @@ def set_payout_destination(*, shop: Shop, by, stripe_account_id: str) -> PayoutA
     acct.stripe_account_id = value
     acct.save(update_fields=["stripe_account_id", "updated_at"])
     return acct
-
-
-# --- what the seller sees --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CurrencyBalance:
-    currency: str
-    balance: int
-    pending: int
-    withdrawable: int
-    in_transit: int
-    paid_out: int
-    next_release_at: datetime | None
-
-
-def seller_payout_summary(shop: Shop) -> list[CurrencyBalance]:
-    """Per currency: total balance, pending (in hold), withdrawable, in transit and paid out."""
-    currencies = set(
-        LedgerAccount.objects.filter(shop=shop).values_list("currency", flat=True).distinct()
-    )
-    currencies.add(shop.currency)
-    paid = dict(
-        Payout.objects.filter(shop=shop, status=Payout.Status.PAID)
-        .values_list("currency")
-        .annotate(total=Sum("amount"))
-        .values_list("currency", "total")
-    )
-    rows = []
-    for currency in sorted(currencies, key=lambda c: (c != shop.currency, c)):
-        figures = accounting.shop_balances(shop, currency)
-        next_release = (
-            Order.objects.filter(
-                shop=shop, currency=currency, released_at__isnull=True, release_at__isnull=False
-            )
-            .exclude(status=Order.Status.CANCELLED)
-            .order_by("release_at")
-            .values_list("release_at", flat=True)
-            .first()
-        )
-        rows.append(
-            CurrencyBalance(
-                currency=currency,
-                balance=figures["balance"],
-                pending=figures["pending"],
-                withdrawable=figures["withdrawable"],
-                in_transit=figures["in_transit"],
-                paid_out=paid.get(currency, 0),
-                next_release_at=next_release,
-            )
-        )
-    return rows
-
-
-def payout_history(shop: Shop, *, limit: int = 50) -> list[Payout]:
-    return list(Payout.objects.filter(shop=shop).order_by("-created_at", "-pk")[:limit])
-
-
-def payout_account_for(shop: Shop) -> PayoutAccount | None:
-    return PayoutAccount.objects.filter(shop=shop).first()
-
-
-def stuck_payouts(*, now: datetime):
-    """Unsent payouts staff must look at: refused or unanswered, or too old to re-send blind."""
-    return Payout.objects.filter(status__in=UNSENT_STATUSES).filter(
-        Q(attempts__gt=0) | Q(created_at__lt=now - IDEMPOTENCY_WINDOW)
-    )

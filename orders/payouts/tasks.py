@@ -1,4 +1,4 @@
-"""Payout tasks: thin wrappers over orders.payouts (beat runs the first two).
+"""Payout tasks: thin wrappers over orders.payouts.services (beat runs the first two).
 
 Every task is idempotent, so `acks_late` + reject-on-worker-lost (settings) are safe: a
 message redelivered after a worker died runs the service again and it finds the work done.

@@ -12,6 +12,7 @@ from shopfeed.errors import ShopFeedError
 from shops.models import Shop
 from shops.money import format_money
 
+from . import selectors
 from . import services as payouts
 
 
@@ -20,7 +21,7 @@ def _own_shop(request) -> Shop | None:
 
 
 def _render(request, shop, *, account_value=None, account_error="", status=200):
-    account = payouts.payout_account_for(shop)
+    account = selectors.payout_account_for(shop)
     if account_value is None:
         account_value = account.stripe_account_id if account else ""
     return render(
@@ -29,8 +30,8 @@ def _render(request, shop, *, account_value=None, account_error="", status=200):
         {
             "shop": shop,
             "active": "payouts",
-            "summaries": payouts.seller_payout_summary(shop),
-            "history": payouts.payout_history(shop),
+            "summaries": selectors.seller_payout_summary(shop),
+            "history": selectors.payout_history(shop),
             "account": account,
             "account_value": account_value,
             "account_error": account_error,

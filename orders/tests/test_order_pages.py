@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from orders.checkout.services import LineRequest, start_checkout
-from orders.fulfilment.seller_views import parse_amount
+from orders.fulfilment.forms import parse_amount
 from orders.fulfilment.services import add_note, refund_order, ship_order
 from orders.models import Order, Refund
 from orders.tests.helpers import ADDRESS, paid_order, pay_checkout, place_order
