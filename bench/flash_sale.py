@@ -157,7 +157,7 @@ class _Buyer(threading.Thread):
             connection.close()
 
     def _drive(self, phase: Phase) -> Tally:
-        from orders.checkout import LineRequest, start_checkout
+        from orders.checkout.services import LineRequest, start_checkout
         from orders.errors import SoldOut
         from orders.models import Address
         from shopfeed.accounts.models import User

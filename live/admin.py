@@ -4,6 +4,7 @@ blocked words. State changes go through the services (which also tell the rooms)
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from shopfeed.admin_utils import ReadOnlyInline
 from shopfeed.errors import ShopFeedError
 from shops.money import format_money
 
@@ -20,18 +21,6 @@ from .models import (
 from .selling import services as selling
 from .stream import services as sessions
 from .stream.summary import session_summary
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class LineupItemInline(ReadOnlyInline):

@@ -1,4 +1,4 @@
-"""Staff tools for orders; payouts' admin is in admin_payouts.py.
+"""Staff tools for orders; payouts' admin is in payouts/admin.py.
 
 Orders, checkouts and Stripe events are read-only here: status and money change only
 through the fulfilment services, which the actions below call (refund in full, cancel,
@@ -11,24 +11,13 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from shopfeed.admin_utils import ReadOnlyInline
 from shopfeed.errors import ShopFeedError
 from shops.money import format_money
 
-from . import admin_payouts  # noqa: F401
-from . import fulfilment as services
+from .fulfilment import services
 from .models import Checkout, Order, OrderEvent, OrderItem, Refund, StripeEvent
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+from .payouts import admin as payouts_admin  # noqa: F401
 
 
 class OrderItemInline(ReadOnlyInline):
@@ -163,7 +152,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="Seller receives")
     def seller_net(self, obj):
-        from .accounting import seller_net
+        from .ledger.accounting import seller_net
 
         return format_money(seller_net(obj), obj.currency)
 

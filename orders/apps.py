@@ -8,12 +8,7 @@ class OrdersConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.signals import user_logged_in
 
-        from .cart import merge_on_login
+        from .cart.receivers import merge_on_login
 
         # An anonymous shopper's cart follows them into their account.
         user_logged_in.connect(merge_on_login, dispatch_uid="orders.cart.merge_on_login")
-
-        from . import cards, signals
-
-        # The card a buyer asked to keep is saved once Stripe says the payment succeeded.
-        signals.checkout_paid.connect(cards.on_checkout_paid, dispatch_uid="orders.cards.save")

@@ -2,15 +2,21 @@
 
 The official SDK talks to `settings.STRIPE_API_BASE`: localstripe on loopback in development
 and tests, Stripe itself in production; the code path is the same. Every call that creates
-something carries an idempotency key built from our own row id.
+something carries an idempotency key built from our own row id. What localstripe does
+differently from Stripe is smoothed over here, so the code calling this module reads the
+same against both.
 """
 
+import re
 from dataclasses import dataclass
 
 import stripe
 from django.conf import settings
 
-from .errors import PaymentError
+from shopfeed.errors import ShopFeedError
+
+from .errors import IllegalTransition, PaymentError
+from .models import Checkout
 
 
 class InvalidWebhook(Exception):
@@ -59,11 +65,16 @@ def _call(fn, *args, **kwargs):
 
 def _pi(obj) -> PaymentIntentInfo:
     data = obj.to_dict()
+    received = int(data.get("amount_received") or 0)
+    if not received and data["status"] == "succeeded":
+        # localstripe leaves amount_received out; on Stripe a succeeded automatic-capture
+        # PaymentIntent has amount_received == amount.
+        received = int(data["amount"])
     return PaymentIntentInfo(
         id=data["id"],
         status=data["status"],
         amount=int(data["amount"]),
-        amount_received=int(data.get("amount_received") or 0),
+        amount_received=received,
         currency=str(data["currency"]).upper(),
         client_secret=data.get("client_secret") or "",
         metadata=dict(data.get("metadata") or {}),
@@ -147,7 +158,7 @@ def confirm_payment_intent(
 
     On Stripe, Stripe.js's confirmCardPayment does this itself. localstripe's Stripe.js only
     plays the 3-D Secure step, so in development the checkout page asks the server for this
-    part (orders.cart_views.checkout_local_confirm); the card number never reaches us.
+    part (confirm_card_on_local_stripe); the card number never reaches us.
     """
     client = _client()
     _call(
@@ -162,6 +173,34 @@ def confirm_payment_intent(
         options={"idempotency_key": idempotency_key},
     )
     return _pi(pi)
+
+
+# --- paying on localstripe from the browser ---------------------------------------------------
+
+
+def uses_local_stripe() -> bool:
+    """localstripe's Stripe.js needs the server's help to attach a card (see checkout.js)."""
+    return not settings.STRIPE_JS_URL.startswith("https://js.stripe.com/")
+
+
+_PAYMENT_METHOD_ID = re.compile(r"(card|pm|src)_[A-Za-z0-9]{1,200}")
+
+
+def confirm_card_on_local_stripe(*, checkout: Checkout, payment_method: str) -> str:
+    """Development only: attach the card localstripe tokenised in the browser, and confirm.
+
+    Returns the PaymentIntent's status; the order still becomes paid only from the webhook.
+    """
+    if not _PAYMENT_METHOD_ID.fullmatch(payment_method or ""):
+        raise ShopFeedError("The card could not be read; enter it again.", code="bad_card")
+    if checkout.status != Checkout.Status.OPEN or not checkout.payment_intent_id:
+        raise IllegalTransition("This checkout cannot be paid any more.")
+    pi = confirm_payment_intent(
+        checkout.payment_intent_id,
+        payment_method=payment_method,
+        idempotency_key=f"{checkout.idempotency_key}-confirm-{payment_method}",
+    )
+    return pi.status
 
 
 # --- saved cards (a Stripe Customer per buyer) ------------------------------------------------

@@ -2,7 +2,9 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from .ledger_models import LedgerAccount, LedgerEntry, LedgerTransaction
+# The ledger's tables are defined in orders/ledger/models.py; imported here, they are this
+# app's models like the rest.
+from .ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
 
 __all__ = [
     "Address",

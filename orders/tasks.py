@@ -1,4 +1,5 @@
-"""Celery discovers `orders.tasks`; the tasks live beside the services they wrap."""
+"""Celery discovers `orders.tasks`; the tasks live in the use-case packages they wrap."""
 
-from .payment_tasks import *  # noqa: F403
-from .payout_tasks import *  # noqa: F403
+from .fulfilment.tasks import *  # noqa: F403
+from .payments.tasks import *  # noqa: F403
+from .payouts.tasks import *  # noqa: F403

@@ -1,14 +1,19 @@
-"""Every orders page, one `orders` namespace; each part's routes live in its own module."""
+"""Every orders page, one `orders` namespace; each use case's routes live in its package."""
 
 from django.urls import include, path
 
-from . import cart_urls, payout_urls, seller_urls, shopper_urls
+from .cards import urls as cards_urls
+from .cart import urls as cart_urls
+from .checkout import urls as checkout_urls
+from .fulfilment import urls as fulfilment_urls
+from .payouts import urls as payouts_urls
 
 app_name = "orders"
 
 urlpatterns = [
     path("", include(cart_urls)),
-    path("orders/", include(shopper_urls)),
-    path("dashboard/orders/", include(seller_urls)),
-    path("dashboard/payouts/", include(payout_urls)),
+    path("", include(checkout_urls)),
+    path("", include(cards_urls)),
+    path("", include(fulfilment_urls)),
+    path("", include(payouts_urls)),
 ]

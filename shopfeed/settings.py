@@ -206,6 +206,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.payout_tasks.create_payouts_task",
         "schedule": 3600.0,
     },
+    # Delivered orders whose hold has passed become completed.
+    "complete-delivered-orders": {
+        "task": "orders.fulfilment.tasks.complete_delivered_orders_task",
+        "schedule": 900.0,
+    },
     # Claims already stop at a deal's end; this marks it ended and tells the room.
     "end-expired-deals": {
         "task": "live.tasks.end_expired_deals_task",

@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from orders.webhooks import stripe_webhook
+from orders.payments.webhooks import stripe_webhook
 from shopfeed.accounts import views as account_views
 
 urlpatterns = [

@@ -19,9 +19,8 @@ from django.utils import timezone
 
 from live import broadcast, selectors
 from live.models import FlashDeal, LineupItem, LiveDealClaim, LiveSession
-from orders import addresses
-from orders.cart import buy_now_line
-from orders.checkout import start_checkout
+from orders.addresses import services as addresses
+from orders.checkout.services import buy_now_line, start_checkout
 from orders.errors import SoldOut
 from orders.models import Address, Checkout, SaleSource
 from shopfeed.errors import Conflict, NotAllowed, NotFound, ShopFeedError
@@ -293,7 +292,7 @@ def live_buy_now(
 
     While a deal runs on the product the buyer gets the deal price or nothing (SoldOut); pass
     `deal_id` (the deal the buyer saw) to be refused with DealEnded rather than charged the
-    normal price once it is over. Then call orders.payments.ensure_payment_intent.
+    normal price once it is over. Then call orders.payments.intents.ensure_payment_intent.
     """
     with transaction.atomic():
         session = LiveSession.objects.get(pk=session.pk)

@@ -10,8 +10,10 @@ from django.views.decorators.http import require_http_methods
 
 from live import selectors
 from live.models import LiveSession
-from orders import addresses, cards, payments
-from orders.cart_views import AddressForm
+from orders.addresses import services as addresses
+from orders.addresses.forms import AddressForm
+from orders.cards import services as cards
+from orders.payments import intents
 from shopfeed.errors import NotFound, ShopFeedError
 from shops.forms import add_service_error
 from shops.models import Shop, Variant
@@ -120,7 +122,7 @@ def buy(request, pk):
     if form is None and cards.default_card(user=request.user) is not None:
         # Saved address and saved card: one tap pays; the done page waits for Stripe.
         try:
-            payments.pay_with_saved_card(checkout=checkout, by=request.user)
+            intents.pay_with_saved_card(checkout=checkout, by=request.user)
         except ShopFeedError as exc:  # declined: the checkout stays open for the pay page
             messages.error(request, exc.message)
             return redirect("orders:checkout-pay", checkout_id=checkout.pk)

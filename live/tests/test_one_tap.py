@@ -4,8 +4,8 @@ goes to the done page; anything less goes to the payment page as before."""
 import pytest
 from django.urls import reverse
 
-from orders import payments
 from orders.models import Address, Checkout, Order
+from orders.payments import settlement
 from orders.tests.card_helpers import attach_card, payment_intent
 from shopfeed.accounts.tests.factories import UserFactory
 
@@ -64,7 +64,7 @@ def test_saved_address_and_card_pay_in_one_tap_and_go_to_the_done_page(
         2000,
     )
     # Paid once Stripe's word is settled (the webhook, or reconciliation).
-    assert payments.settle(checkout_id=checkout.pk).status == Checkout.Status.PAID
+    assert settlement.settle(checkout_id=checkout.pk).status == Checkout.Status.PAID
     order = Order.objects.get(checkout=checkout)
     assert (order.status, order.source, order.source_ref) == ("paid", "live", str(session.pk))
 
@@ -97,4 +97,4 @@ def test_a_declined_saved_card_sends_the_buyer_to_pay_another_way(
     assert response["Location"] == pay_url
     body = client.get(pay_url).content.decode()
     assert "Your card was declined" in body and 'id="payment-form"' in body
-    assert payments.settle(checkout_id=checkout.pk).status == Checkout.Status.OPEN
+    assert settlement.settle(checkout_id=checkout.pk).status == Checkout.Status.OPEN

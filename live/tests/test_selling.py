@@ -11,10 +11,10 @@ from live.selling import purchases
 from live.selling import services as selling
 from live.stream import services as sessions
 from live.stream.summary import session_summary
-from orders import payments
-from orders.checkout import release_checkout
+from orders.checkout.services import release_checkout
 from orders.errors import SoldOut
 from orders.models import Checkout, Order, SaleSource
+from orders.payments import intents, reconcile, settlement
 from orders.signals import checkout_paid
 from orders.tests.helpers import pay_checkout
 from shopfeed.accounts.tests.factories import UserFactory
@@ -416,7 +416,7 @@ def test_an_expired_checkout_gives_its_deal_units_back(
 
     later = timezone.now() + timedelta(hours=2)
     with django_capture_on_commit_callbacks(execute=True):
-        assert payments.release_expired_checkouts(now=later) == 1
+        assert reconcile.release_expired_checkouts(now=later) == 1
 
     deal.refresh_from_db()
     variant.refresh_from_db()
@@ -541,9 +541,9 @@ def test_a_live_checkout_paid_through_stripe_queues_its_purchase_notice(
     checkout = selling.live_buy_now(
         session=session, buyer=shopper, variant=stock[1], quantity=1, address=ADDRESS
     )
-    pay(payments.ensure_payment_intent(checkout=checkout).payment_intent_id)
+    pay(intents.ensure_payment_intent(checkout=checkout).payment_intent_id)
     with django_capture_on_commit_callbacks(execute=True):
-        assert payments.settle(checkout_id=checkout.pk).status == Checkout.Status.PAID
+        assert settlement.settle(checkout_id=checkout.pk).status == Checkout.Status.PAID
 
     assert purchase_cache == [((session.pk, 1_800_000_000), pytest.approx(0.6))]
 

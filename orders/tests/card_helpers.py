@@ -1,7 +1,8 @@
 """Test helpers for saved cards: a card made at localstripe the way Stripe.js makes one, and
 a card saved on a buyer's Customer without a payment (as a SetupIntent would)."""
 
-from orders import cards, gateway
+from orders import gateway
+from orders.cards import services as cards
 from orders.models import SavedCard
 
 from .payment_helpers import localstripe_call

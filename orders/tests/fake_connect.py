@@ -173,7 +173,7 @@ def _error(message: str, type_: str, param: str | None = None) -> dict:
 class _Handler(BaseHTTPRequestHandler):
     server_state: FakeConnect
 
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+    def log_message(self, format, *args):
         pass
 
     def do_GET(self):

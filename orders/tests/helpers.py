@@ -12,9 +12,10 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from orders import accounting, emails, gateway
-from orders.checkout import LineRequest, start_checkout
-from orders.ledger_models import LedgerAccount, LedgerEntry
+from orders import emails, gateway
+from orders.checkout.services import LineRequest, start_checkout
+from orders.ledger import accounting
+from orders.ledger.models import LedgerAccount, LedgerEntry
 from orders.models import Checkout, Order, OrderEvent
 from shopfeed.accounts.tests.factories import UserFactory
 from shops.tests.factories import ProductFactory, VariantFactory

@@ -16,7 +16,8 @@ import django
 def main(payout_id: int) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopfeed.settings")
     django.setup()
-    from orders import gateway, payouts
+    from orders import gateway
+    from orders.payouts import services as payouts
 
     real_create_transfer = gateway.create_transfer
 

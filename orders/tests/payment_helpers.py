@@ -11,7 +11,7 @@ import uuid
 
 from django.conf import settings
 
-from orders.checkout import LineRequest, start_checkout
+from orders.checkout.services import LineRequest, start_checkout
 
 ADDRESS = {
     "full_name": "Sam Shopper",

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from orders import accounting
-from orders.checkout import platform_fee
+from orders.checkout.services import platform_fee
+from orders.ledger import accounting
 from orders.models import Checkout, Order, PayoutAccount, Refund
 from shopfeed.accounts.tests.factories import UserFactory
 

@@ -6,9 +6,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from orders import addresses, payments
-from orders.checkout import release_checkout
+from orders.addresses import services as addresses
+from orders.checkout.services import release_checkout
 from orders.models import Address, Cart, CartItem, Checkout, Order, SaleSource
+from orders.payments import settlement
 from shopfeed.accounts.tests.factories import UserFactory
 from shopfeed.errors import NotFound
 from shops.models import Product, Variant
@@ -501,7 +502,7 @@ def test_card_tokenised_on_localstripe_pays_the_checkout(buyer_client, shop, loc
     assert response.status_code == 200
     assert response.json() == {"status": "succeeded"}
     # The webhook (or reconciliation) settles it; here we ask Stripe directly.
-    assert payments.settle(checkout_id=checkout.pk).status == Checkout.Status.PAID
+    assert settlement.settle(checkout_id=checkout.pk).status == Checkout.Status.PAID
 
 
 @pytest.mark.services
@@ -514,7 +515,7 @@ def test_declined_card_is_reported_and_nothing_is_paid(buyer_client, shop, local
     )
     assert response.status_code == 402
     assert "declined" in response.json()["detail"]
-    assert payments.settle(checkout_id=checkout.pk).status == Checkout.Status.OPEN
+    assert settlement.settle(checkout_id=checkout.pk).status == Checkout.Status.OPEN
 
 
 def test_ended_checkout_puts_its_items_back_in_the_cart(buyer_client, shopper, shop):

@@ -4,9 +4,9 @@ Redis, PostgreSQL. checkout -> PaymentIntent -> the buyer pays -> localstripe po
 
 import pytest
 
-from orders import payments
-from orders.ledger_models import LedgerAccount
+from orders.ledger.models import LedgerAccount
 from orders.models import Checkout, Order, StripeEvent
+from orders.payments import intents
 from shopfeed.accounts.tests.factories import UserFactory
 from shops.models import Variant
 from shops.tests.factories import VariantFactory
@@ -27,7 +27,7 @@ def test_checkout_payment_webhook_and_worker_end_with_the_order_paid(worker, str
     variant = VariantFactory(quantity=3, price_amount=4200)
     buyer = UserFactory()
     checkout = checkout_for(buyer, variant, quantity=2)
-    checkout = payments.ensure_payment_intent(checkout=checkout)
+    checkout = intents.ensure_payment_intent(checkout=checkout)
 
     pay(checkout.payment_intent_id)
 

@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from orders import accounting, fulfilment, gateway
+from orders import gateway
 from orders.errors import IllegalTransition, PaymentError, RefundTooLarge
-from orders.fulfilment import (
+from orders.fulfilment import services as fulfilment
+from orders.fulfilment.services import (
     add_note,
     cancel_order,
     complete_delivered_orders,
@@ -24,6 +25,7 @@ from orders.fulfilment import (
     settle_pending_refund,
     ship_order,
 )
+from orders.ledger import accounting
 from orders.models import Checkout, Order, OrderEvent, Refund
 from orders.tests.helpers import order_ledger, paid_order, place_order
 from shopfeed.accounts.tests.factories import UserFactory

@@ -3,8 +3,8 @@ from django.db import IntegrityError, connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orders import ledger
-from orders.ledger_models import LedgerAccount, LedgerEntry, LedgerTransaction
+from orders.ledger import services as ledger
+from orders.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
 
 Kind = LedgerAccount.Kind
 

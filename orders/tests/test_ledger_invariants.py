@@ -23,10 +23,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from orders import accounting, ledger, payouts
 from orders.errors import PaymentError
-from orders.ledger_models import LedgerAccount, LedgerEntry
+from orders.ledger import accounting
+from orders.ledger import services as ledger
+from orders.ledger.models import LedgerAccount, LedgerEntry
 from orders.models import Order, Payout
+from orders.payouts import services as payouts
 from shopfeed.accounts.tests.factories import UserFactory
 from shops.tests.factories import ShopFactory
 

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from orders.fulfilment import refund_order, ship_order
+from orders.fulfilment.services import refund_order, ship_order
 from orders.models import Checkout, Order, StripeEvent
 from orders.tests.helpers import paid_order, place_order
 from shops.tests.factories import ProductFactory, VariantFactory

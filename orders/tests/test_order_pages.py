@@ -7,10 +7,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from orders.checkout import LineRequest, start_checkout
-from orders.fulfilment import add_note, refund_order, ship_order
+from orders.checkout.services import LineRequest, start_checkout
+from orders.fulfilment.forms import parse_amount
+from orders.fulfilment.services import add_note, refund_order, ship_order
 from orders.models import Order, Refund
-from orders.seller_views import parse_amount
 from orders.tests.helpers import ADDRESS, paid_order, pay_checkout, place_order
 from shopfeed.accounts.tests.factories import UserFactory
 from shops.tests.factories import ProductFactory, VariantFactory

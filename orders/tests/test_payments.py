@@ -8,10 +8,12 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from orders import gateway, payments
+from orders import gateway
 from orders.errors import IllegalTransition
-from orders.ledger_models import LedgerAccount, LedgerTransaction
+from orders.ledger.models import LedgerAccount, LedgerTransaction
 from orders.models import Checkout, Order, OrderEvent, Refund
+from orders.payments import intents, reconcile, settlement
+from orders.payments.refunds import REFUNDED, record_refund_event
 from shopfeed.accounts.tests.factories import UserFactory
 from shops.models import Variant
 from shops.tests.factories import VariantFactory
@@ -54,8 +56,8 @@ def test_payment_intent_is_made_once_for_the_checkout_total_with_its_id_in_metad
 ):
     checkout = checkout_for(buyer, variant, quantity=2)
 
-    first = payments.ensure_payment_intent(checkout=checkout)
-    again = payments.ensure_payment_intent(checkout=Checkout.objects.get(pk=checkout.pk))
+    first = intents.ensure_payment_intent(checkout=checkout)
+    again = intents.ensure_payment_intent(checkout=Checkout.objects.get(pk=checkout.pk))
 
     assert first.payment_intent_id and first.payment_intent_id == again.payment_intent_id
     assert first.client_secret.startswith(first.payment_intent_id)
@@ -67,10 +69,10 @@ def test_payment_intent_is_made_once_for_the_checkout_total_with_its_id_in_metad
 def test_no_payment_intent_for_a_checkout_that_has_expired(localstripe, buyer, variant):
     checkout = checkout_for(buyer, variant)
     _expire(checkout)
-    payments.release_expired_checkouts()
+    reconcile.release_expired_checkouts()
 
     with pytest.raises(IllegalTransition):
-        payments.ensure_payment_intent(checkout=checkout)
+        intents.ensure_payment_intent(checkout=checkout)
     assert Checkout.objects.get(pk=checkout.pk).payment_intent_id is None
 
 
@@ -81,11 +83,11 @@ def test_a_paid_checkout_marks_every_order_paid_and_posts_each_sale(
     localstripe, buyer, variant, django_capture_on_commit_callbacks
 ):
     other = VariantFactory(quantity=3, price_amount=1000)  # another shop
-    checkout = payments.ensure_payment_intent(checkout=checkout_for(buyer, variant, other))
+    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant, other))
     pay(checkout.payment_intent_id)
 
     with django_capture_on_commit_callbacks(execute=True):
-        payments.settle(payment_intent_id=checkout.payment_intent_id)
+        settlement.settle(payment_intent_id=checkout.payment_intent_id)
 
     checkout.refresh_from_db()
     assert checkout.status == Checkout.Status.PAID
@@ -108,13 +110,13 @@ def test_a_paid_checkout_marks_every_order_paid_and_posts_each_sale(
 def test_the_buyer_is_emailed_once_when_the_payment_is_settled(
     localstripe, buyer, variant, django_capture_on_commit_callbacks
 ):
-    checkout = payments.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
     pay(checkout.payment_intent_id)
 
     with django_capture_on_commit_callbacks(execute=True):
-        payments.settle(checkout_id=checkout.pk)
+        settlement.settle(checkout_id=checkout.pk)
     with django_capture_on_commit_callbacks(execute=True):
-        payments.settle(checkout_id=checkout.pk)
+        settlement.settle(checkout_id=checkout.pk)
 
     to_buyer = [m for m in mail.outbox if m.to == ["buyer@example.com"]]
     assert len(to_buyer) == 1
@@ -124,13 +126,13 @@ def test_the_buyer_is_emailed_once_when_the_payment_is_settled(
 
 
 def test_settling_twice_changes_nothing(localstripe, buyer, variant):
-    checkout = payments.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
     pay(checkout.payment_intent_id)
-    payments.settle(checkout_id=checkout.pk)
+    settlement.settle(checkout_id=checkout.pk)
     counts = (LedgerTransaction.objects.count(), OrderEvent.objects.count())
 
-    payments.settle(checkout_id=checkout.pk)
-    payments.settle(payment_intent_id=checkout.payment_intent_id)
+    settlement.settle(checkout_id=checkout.pk)
+    settlement.settle(payment_intent_id=checkout.payment_intent_id)
 
     assert (LedgerTransaction.objects.count(), OrderEvent.objects.count()) == counts
     assert _balance(Kind.BUYER_CLEARING) == -2500
@@ -139,9 +141,9 @@ def test_settling_twice_changes_nothing(localstripe, buyer, variant):
 
 
 def test_an_unpaid_payment_intent_settles_nothing(localstripe, buyer, variant):
-    checkout = payments.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
 
-    payments.settle(checkout_id=checkout.pk)
+    settlement.settle(checkout_id=checkout.pk)
 
     checkout.refresh_from_db()
     assert checkout.status == Checkout.Status.OPEN
@@ -154,7 +156,7 @@ def test_a_payment_we_never_stored_is_found_by_its_metadata_and_stored(localstri
     pi = create_payment_intent(amount=2500, currency="USD", checkout_id=checkout.pk)
     pay(pi["id"])
 
-    payments.settle(payment_intent_id=pi["id"])
+    settlement.settle(payment_intent_id=pi["id"])
 
     checkout.refresh_from_db()
     assert checkout.status == Checkout.Status.PAID
@@ -165,7 +167,7 @@ def test_a_payment_intent_of_someone_else_is_ignored(localstripe, buyer, variant
     pi = create_payment_intent(amount=2500, currency="USD", checkout_id=0)
     pay(pi["id"])
 
-    assert payments.settle(payment_intent_id=pi["id"]) is None
+    assert settlement.settle(payment_intent_id=pi["id"]) is None
     assert not LedgerTransaction.objects.exists()
 
 
@@ -173,12 +175,12 @@ def test_a_payment_intent_of_someone_else_is_ignored(localstripe, buyer, variant
 
 
 def test_a_declined_payment_gives_the_stock_back(localstripe, buyer, variant):
-    checkout = payments.ensure_payment_intent(checkout=checkout_for(buyer, variant, quantity=2))
+    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant, quantity=2))
     assert _stock(variant) == 3
     with pytest.raises(urllib.error.HTTPError):
         pay(checkout.payment_intent_id, card="4000000000000341")
 
-    payments.release_unpaid(payment_intent_id=checkout.payment_intent_id, status="failed")
+    settlement.release_unpaid(payment_intent_id=checkout.payment_intent_id, status="failed")
 
     checkout.refresh_from_db()
     assert checkout.status == Checkout.Status.FAILED
@@ -189,10 +191,10 @@ def test_a_declined_payment_gives_the_stock_back(localstripe, buyer, variant):
 def test_a_failure_report_for_a_payment_that_succeeded_settles_it_instead(
     localstripe, buyer, variant
 ):
-    checkout = payments.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
     pay(checkout.payment_intent_id)
 
-    payments.release_unpaid(payment_intent_id=checkout.payment_intent_id, status="failed")
+    settlement.release_unpaid(payment_intent_id=checkout.payment_intent_id, status="failed")
 
     checkout.refresh_from_db()
     assert checkout.status == Checkout.Status.PAID
@@ -205,35 +207,35 @@ def test_a_failure_report_for_a_payment_that_succeeded_settles_it_instead(
 def test_expiry_releases_an_unpaid_checkout_and_cancels_its_payment_intent(
     localstripe, buyer, variant
 ):
-    checkout = payments.ensure_payment_intent(checkout=checkout_for(buyer, variant, quantity=2))
+    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant, quantity=2))
     _expire(checkout)
 
-    assert payments.release_expired_checkouts() == 1
+    assert reconcile.release_expired_checkouts() == 1
 
     checkout.refresh_from_db()
     assert checkout.status == Checkout.Status.EXPIRED
     assert checkout.orders.get().status == Order.Status.CANCELLED
     assert _stock(variant) == 5
     assert gateway.retrieve_payment_intent(checkout.payment_intent_id).status == "canceled"
-    assert payments.release_expired_checkouts() == 0
+    assert reconcile.release_expired_checkouts() == 0
     assert _stock(variant) == 5  # not given back twice
 
 
 def test_a_checkout_still_within_its_time_is_not_released(localstripe, buyer, variant):
-    checkout = payments.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
 
-    assert payments.release_expired_checkouts() == 0
+    assert reconcile.release_expired_checkouts() == 0
 
     assert Checkout.objects.get(pk=checkout.pk).status == Checkout.Status.OPEN
     assert _stock(variant) == 4
 
 
 def test_expiry_settles_a_checkout_whose_payment_succeeded(localstripe, buyer, variant):
-    checkout = payments.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
     pay(checkout.payment_intent_id)
     _expire(checkout)
 
-    assert payments.release_expired_checkouts() == 0
+    assert reconcile.release_expired_checkouts() == 0
 
     checkout.refresh_from_db()
     assert checkout.status == Checkout.Status.PAID
@@ -244,11 +246,11 @@ def test_a_payment_after_expiry_takes_the_stock_again_when_it_is_there(localstri
     checkout = checkout_for(buyer, variant, quantity=2)
     pi = create_payment_intent(amount=5000, currency="USD", checkout_id=checkout.pk)
     _expire(checkout)
-    payments.release_expired_checkouts()
+    reconcile.release_expired_checkouts()
     assert _stock(variant) == 5
 
     pay(pi["id"])
-    payments.settle(payment_intent_id=pi["id"])
+    settlement.settle(payment_intent_id=pi["id"])
 
     checkout.refresh_from_db()
     assert checkout.status == Checkout.Status.PAID
@@ -266,21 +268,21 @@ def test_a_payment_after_expiry_is_refunded_when_the_stock_has_sold(
     late = checkout_for(buyer, variant)
     pi = create_payment_intent(amount=2500, currency="USD", checkout_id=late.pk)
     _expire(late)
-    payments.release_expired_checkouts()
+    reconcile.release_expired_checkouts()
     winner = checkout_for(UserFactory(), variant)  # the unit goes to someone else
     pay(pi["id"])
 
     with django_capture_on_commit_callbacks(execute=True):
-        payments.settle(payment_intent_id=pi["id"])
+        settlement.settle(payment_intent_id=pi["id"])
     with django_capture_on_commit_callbacks(execute=True):
-        payments.settle(payment_intent_id=pi["id"])  # a replay refunds nothing more
+        settlement.settle(payment_intent_id=pi["id"])  # a replay refunds nothing more
 
     late.refresh_from_db()
     assert late.status == Checkout.Status.EXPIRED
     assert late.orders.get().status == Order.Status.CANCELLED
     refunds = refunds_of(pi["id"])
     assert [(r["amount"], r["status"]) for r in refunds] == [(2500, "succeeded")]
-    event = late.orders.get().events.get(kind=payments.REFUNDED)
+    event = late.orders.get().events.get(kind=REFUNDED)
     assert event.data["stripe_refund_id"] == refunds[0]["id"]
     assert _stock(variant) == 0
     assert Checkout.objects.get(pk=winner.pk).status == Checkout.Status.OPEN
@@ -292,16 +294,16 @@ def test_a_refund_that_failed_to_send_is_sent_by_reconciliation(localstripe, buy
     late = checkout_for(buyer, variant)
     pi = create_payment_intent(amount=2500, currency="USD", checkout_id=late.pk)
     _expire(late)
-    payments.release_expired_checkouts()
+    reconcile.release_expired_checkouts()
     checkout_for(UserFactory(), variant)
     pay(pi["id"])
-    payments.settle(payment_intent_id=pi["id"])  # on_commit never ran: decided, not sent
+    settlement.settle(payment_intent_id=pi["id"])  # on_commit never ran: decided, not sent
     assert refunds_of(pi["id"]) == []
 
-    payments.reconcile_payments()
+    reconcile.reconcile_payments()
 
     assert [r["amount"] for r in refunds_of(pi["id"])] == [2500]
-    payments.reconcile_payments()
+    reconcile.reconcile_payments()
     assert len(refunds_of(pi["id"])) == 1
 
 
@@ -312,15 +314,15 @@ def test_reconciliation_settles_a_paid_checkout_whose_webhook_was_lost(
     localstripe, buyer, variant, settings
 ):
     settings.RECONCILE_AFTER_MINUTES = 10
-    checkout = payments.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
     pay(checkout.payment_intent_id)
-    recent = payments.ensure_payment_intent(checkout=checkout_for(UserFactory(), variant))
+    recent = intents.ensure_payment_intent(checkout=checkout_for(UserFactory(), variant))
     pay(recent.payment_intent_id)
     Checkout.objects.filter(pk=checkout.pk).update(
         created_at=timezone.now() - timedelta(minutes=11)
     )
 
-    assert payments.reconcile_payments() == 1
+    assert reconcile.reconcile_payments() == 1
 
     assert Checkout.objects.get(pk=checkout.pk).status == Checkout.Status.PAID
     assert Checkout.objects.get(pk=recent.pk).status == Checkout.Status.OPEN  # not yet asked
@@ -328,12 +330,12 @@ def test_reconciliation_settles_a_paid_checkout_whose_webhook_was_lost(
 
 
 def test_reconciliation_leaves_an_unpaid_checkout_open(localstripe, buyer, variant):
-    checkout = payments.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
     Checkout.objects.filter(pk=checkout.pk).update(
         created_at=timezone.now() - timedelta(minutes=60)
     )
 
-    assert payments.reconcile_payments() == 0
+    assert reconcile.reconcile_payments() == 0
 
     assert Checkout.objects.get(pk=checkout.pk).status == Checkout.Status.OPEN
     assert _stock(variant) == 4
@@ -353,7 +355,7 @@ def _refund_row(buyer, variant, **kw):
 def test_a_refund_update_is_recorded_on_our_refund_row(buyer, variant):
     refund = _refund_row(buyer, variant, stripe_refund_id="re_123")
 
-    payments.record_refund_event(
+    record_refund_event(
         {"data": {"object": {"object": "refund", "id": "re_123", "status": "succeeded"}}}
     )
 
@@ -369,7 +371,7 @@ def test_a_charge_refunded_event_records_every_refund_it_lists(buyer, variant):
         "refunds": {"data": [{"id": "re_456", "object": "refund", "status": "failed"}]},
     }
 
-    payments.record_refund_event({"data": {"object": charge}})
+    record_refund_event({"data": {"object": charge}})
 
     refund.refresh_from_db()
     assert refund.status == Refund.Status.FAILED
@@ -380,7 +382,7 @@ def test_a_refund_still_in_flight_is_left_to_the_refund_service(buyer, variant):
     # ledger, so the webhook must not settle the row first.
     refund = _refund_row(buyer, variant)
 
-    payments.record_refund_event(
+    record_refund_event(
         {
             "data": {
                 "object": {
@@ -400,7 +402,7 @@ def test_a_refund_still_in_flight_is_left_to_the_refund_service(buyer, variant):
 def test_a_refund_event_we_know_nothing_of_changes_nothing(buyer, variant):
     refund = _refund_row(buyer, variant, stripe_refund_id="re_789")
 
-    payments.record_refund_event(
+    record_refund_event(
         {"data": {"object": {"object": "refund", "id": "re_other", "status": "succeeded"}}}
     )
 

@@ -14,11 +14,13 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from orders import accounting, fulfilment, payouts
 from orders.errors import PaymentError
-from orders.ledger_models import LedgerAccount, LedgerTransaction
+from orders.fulfilment import services as fulfilment
+from orders.ledger import accounting
+from orders.ledger.models import LedgerAccount, LedgerTransaction
 from orders.models import Payout, PayoutAccount
-from orders.payout_tasks import create_payouts_task, send_payout_task
+from orders.payouts import services as payouts
+from orders.payouts.tasks import create_payouts_task, send_payout_task
 from shopfeed.accounts.tests.factories import UserFactory
 from shopfeed.errors import NotAllowed, ShopFeedError
 from shopfeed.testing import child_env

@@ -4,8 +4,9 @@ localstripe."""
 
 import pytest
 
-from orders import cards, payments
+from orders.cards import services as cards
 from orders.models import Checkout, PaymentProfile, SavedCard
+from orders.payments import intents, settlement
 from shopfeed.accounts.tests.factories import UserFactory
 from shopfeed.errors import NotFound
 from shops.tests.factories import ProductFactory, VariantFactory
@@ -43,7 +44,7 @@ def _pay_on_the_page(client, checkout, *, save: bool, number="4242424242424242")
 def _settle(checkout, capture):
     # The webhook does this; here Stripe is asked directly. Saving runs after the commit.
     with capture(execute=True):
-        assert payments.settle(checkout_id=checkout.pk).status == Checkout.Status.PAID
+        assert settlement.settle(checkout_id=checkout.pk).status == Checkout.Status.PAID
 
 
 def test_ticking_save_keeps_the_card_for_that_buyer_only(
@@ -95,7 +96,7 @@ def test_paying_with_the_saved_card_charges_it_at_stripe_and_the_order_is_paid_o
     localstripe, buyer_client, shopper, variant
 ):
     card = attach_card(shopper)
-    checkout = payments.ensure_payment_intent(checkout=checkout_for(shopper, variant))
+    checkout = intents.ensure_payment_intent(checkout=checkout_for(shopper, variant))
 
     response = buyer_client.post(f"/checkout/{checkout.pk}/pay/saved-card/")
     assert response["Location"] == f"/checkout/{checkout.pk}/done/"
@@ -103,21 +104,21 @@ def test_paying_with_the_saved_card_charges_it_at_stripe_and_the_order_is_paid_o
     assert (pi["status"], pi["payment_method"]) == ("succeeded", card.payment_method_id)
     checkout.refresh_from_db()
     assert checkout.status == Checkout.Status.OPEN  # paid only once Stripe's word is settled
-    assert payments.settle(checkout_id=checkout.pk).status == Checkout.Status.PAID
+    assert settlement.settle(checkout_id=checkout.pk).status == Checkout.Status.PAID
     assert checkout.orders.get().status == "paid"
 
 
 def test_nobody_pays_with_someone_elses_card(localstripe, shopper, variant):
     owner_card = attach_card(shopper)
     other = UserFactory()
-    theirs = payments.ensure_payment_intent(checkout=checkout_for(other, variant))
+    theirs = intents.ensure_payment_intent(checkout=checkout_for(other, variant))
 
     with pytest.raises(NotFound):  # naming the card
-        payments.pay_with_saved_card(checkout=theirs, by=other, card_id=owner_card.pk)
+        intents.pay_with_saved_card(checkout=theirs, by=other, card_id=owner_card.pk)
     with pytest.raises(NotFound, match="no saved card"):  # the other buyer has none
-        payments.pay_with_saved_card(checkout=theirs, by=other)
+        intents.pay_with_saved_card(checkout=theirs, by=other)
     with pytest.raises(NotFound):  # the card's owner paying someone else's checkout
-        payments.pay_with_saved_card(checkout=theirs, by=shopper)
+        intents.pay_with_saved_card(checkout=theirs, by=shopper)
 
     pi = payment_intent(theirs.payment_intent_id)
     assert (pi["status"], pi["payment_method"]) == ("requires_payment_method", None)
@@ -135,7 +136,7 @@ def test_a_declined_saved_card_is_explained_and_the_checkout_can_still_be_paid_o
     body = response.content.decode()
     assert "Your card was declined" in body
     assert 'id="payment-form"' in body and "Save this card for one-tap buying" in body
-    assert payments.settle(checkout_id=checkout.pk).status == Checkout.Status.OPEN
+    assert settlement.settle(checkout_id=checkout.pk).status == Checkout.Status.OPEN
     assert checkout.orders.get().status == "pending_payment"
 
 

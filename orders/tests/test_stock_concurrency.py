@@ -6,11 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from orders import payments
-from orders.checkout import LineRequest, start_checkout
+from orders.checkout.services import LineRequest, start_checkout
 from orders.errors import SoldOut
-from orders.ledger_models import LedgerAccount
+from orders.ledger.models import LedgerAccount
 from orders.models import Checkout, Order, OrderItem
+from orders.payments import intents, settlement
 from shopfeed.accounts.tests.factories import UserFactory
 from shops.models import Variant
 from shops.tests.factories import VariantFactory
@@ -45,13 +45,13 @@ def _race(buyers, lines_for):
 def _pay_and_settle_at_once(checkouts):
     """Every winner pays at localstripe, then all the settlements run at the same time."""
     for checkout in checkouts:
-        pay(payments.ensure_payment_intent(checkout=checkout).payment_intent_id)
+        pay(intents.ensure_payment_intent(checkout=checkout).payment_intent_id)
     barrier = threading.Barrier(len(checkouts))
 
     def settle(checkout):
         try:
             barrier.wait()
-            return payments.settle(checkout_id=checkout.pk).status
+            return settlement.settle(checkout_id=checkout.pk).status
         finally:
             connection.close()
 

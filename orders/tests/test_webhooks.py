@@ -1,15 +1,15 @@
 """POST /stripe/webhook/: signature checked, each event stored once, any order of arrival.
 
-The view only stores; `payments.process_stripe_event` is what the Celery task runs, called
+The view only stores; `events.process_stripe_event` is what the Celery task runs, called
 here directly (test_flow.py runs it on a real worker)."""
 
 import time
 
 import pytest
 
-from orders import payments
-from orders.ledger_models import LedgerTransaction
+from orders.ledger.models import LedgerTransaction
 from orders.models import Checkout, Order, Refund, StripeEvent
+from orders.payments import events, intents
 from shopfeed.accounts.tests.factories import UserFactory
 from shops.models import Variant
 from shops.tests.factories import VariantFactory
@@ -42,7 +42,7 @@ def _deliver(client, payload: bytes):
     response = post_webhook(client, payload, sign(payload))
     assert response.status_code == 200
     for event in StripeEvent.objects.filter(processed_at__isnull=True):
-        payments.process_stripe_event(event_pk=event.pk)
+        events.process_stripe_event(event_pk=event.pk)
     return response
 
 
@@ -97,7 +97,7 @@ def test_only_post_is_allowed(client):
 
 
 def test_a_replayed_event_is_stored_once_and_changes_nothing(localstripe, client, buyer, variant):
-    checkout = payments.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
     pay(checkout.payment_intent_id)
     payload = _pi_event("payment_intent.succeeded", checkout.payment_intent_id)
     _deliver(client, payload)
@@ -111,7 +111,7 @@ def test_a_replayed_event_is_stored_once_and_changes_nothing(localstripe, client
     assert StripeEvent.objects.count() == 1
     event = StripeEvent.objects.get()
     assert event.processed_at is not None
-    assert payments.process_stripe_event(event_pk=event.pk) is False
+    assert events.process_stripe_event(event_pk=event.pk) is False
     assert LedgerTransaction.objects.count() == ledger_rows
     assert Variant.objects.get(pk=variant.pk).quantity == 4
 
@@ -140,13 +140,13 @@ def test_success_arriving_before_our_own_bookkeeping_still_ends_paid(
     assert checkout.payment_intent_id == pi["id"]
     assert checkout.orders.get().status == Order.Status.PAID
     # Our own bookkeeping arriving late finds the PaymentIntent there and makes no other.
-    assert payments.ensure_payment_intent(checkout=checkout).payment_intent_id == pi["id"]
+    assert intents.ensure_payment_intent(checkout=checkout).payment_intent_id == pi["id"]
 
 
 def test_a_failure_arriving_after_success_leaves_the_order_paid(
     localstripe, client, buyer, variant
 ):
-    checkout = payments.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
     pay(checkout.payment_intent_id)
     _deliver(client, _pi_event("payment_intent.succeeded", checkout.payment_intent_id))
 
@@ -161,7 +161,7 @@ def test_a_failure_arriving_after_success_leaves_the_order_paid(
 def test_a_stale_failure_for_a_payment_that_has_since_succeeded_marks_it_paid(
     localstripe, client, buyer, variant
 ):
-    checkout = payments.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
     pay(checkout.payment_intent_id)
 
     _deliver(client, _pi_event("payment_intent.payment_failed", checkout.payment_intent_id))
@@ -171,7 +171,7 @@ def test_a_stale_failure_for_a_payment_that_has_since_succeeded_marks_it_paid(
 
 
 def test_a_cancelled_payment_gives_the_stock_back(localstripe, client, buyer, variant):
-    checkout = payments.ensure_payment_intent(checkout=checkout_for(buyer, variant, quantity=3))
+    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant, quantity=3))
     localstripe_call(f"/v1/payment_intents/{checkout.payment_intent_id}/cancel")
 
     _deliver(client, _pi_event("payment_intent.canceled", checkout.payment_intent_id))
@@ -186,7 +186,7 @@ def test_a_forged_cancellation_of_a_live_payment_changes_nothing(
     localstripe, client, buyer, variant
 ):
     # Correctly signed but untrue: Stripe says the PaymentIntent still awaits payment.
-    checkout = payments.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
 
     _deliver(client, _pi_event("payment_intent.canceled", checkout.payment_intent_id))
 
@@ -220,13 +220,13 @@ def test_a_handler_that_fails_leaves_the_event_unprocessed_with_its_error(client
     def broken(payload):
         raise RuntimeError("handler exploded")
 
-    monkeypatch.setitem(payments.EVENT_HANDLERS, "test.broken", [broken])
+    monkeypatch.setitem(events.EVENT_HANDLERS, "test.broken", [broken])
     response = post_webhook(client, *_signed(event_payload("test.broken", {"id": "x"})))
     assert response.status_code == 200
     event = StripeEvent.objects.get()
 
     with pytest.raises(RuntimeError):
-        payments.process_stripe_event(event_pk=event.pk)
+        events.process_stripe_event(event_pk=event.pk)
 
     event.refresh_from_db()
     assert event.processed_at is None

@@ -11,11 +11,13 @@ import pytest
 from django.conf import settings
 from django.db.models import Sum
 
-from orders import fulfilment, payments, payouts
-from orders.checkout import platform_fee
-from orders.ledger_models import LedgerAccount, LedgerEntry, LedgerTransaction
+from orders.checkout.services import platform_fee
+from orders.fulfilment import services as fulfilment
+from orders.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from orders.models import Checkout, Order, Payout
-from orders.payout_tasks import create_payouts_task, send_payout_task
+from orders.payments import intents
+from orders.payouts import services as payouts
+from orders.payouts.tasks import create_payouts_task, send_payout_task
 from shopfeed.accounts.tests.factories import UserFactory
 from shopfeed.testing import free_port
 from shops.models import Variant
@@ -85,7 +87,7 @@ def test_paid_shipped_delivered_order_is_paid_out_exactly_once_after_the_hold(
     # The buyer checks out and pays at "Stripe"; localstripe posts the webhook to the live
     # server, which stores it; the worker settles the checkout.
     checkout = checkout_for(UserFactory(), variant, quantity=2)
-    checkout = payments.ensure_payment_intent(checkout=checkout)
+    checkout = intents.ensure_payment_intent(checkout=checkout)
     pay(checkout.payment_intent_id)
     order = wait_until(
         lambda: Order.objects.filter(checkout=checkout, status=Order.Status.PAID).first(),

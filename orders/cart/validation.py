@@ -1,0 +1,53 @@
+"""What a shopper may put in a cart or buy now: quantities, sale sources, buyable variants.
+
+Shared by the cart's writes (services), its page summaries (selectors) and "Buy now"
+(orders.checkout.services), so a line is refused for the same reasons everywhere.
+"""
+
+from shopfeed.errors import ShopFeedError
+from shops.models import Product, Shop, Variant
+
+from ..errors import SoldOut
+from ..models import SaleSource
+
+# At most this many of one variant in one cart line or one order.
+MAX_QUANTITY = 99
+
+
+def clean_quantity(value) -> int:
+    """A quantity from a form or a caller: a whole number from 1 to 99."""
+    try:
+        quantity = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise ShopFeedError(
+            "Enter the quantity as a whole number.", code="bad_quantity", field="quantity"
+        ) from None
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise ShopFeedError(
+            f"Choose a quantity from 1 to {MAX_QUANTITY}.", code="bad_quantity", field="quantity"
+        )
+    return quantity
+
+
+def clean_source(source: str | None) -> str:
+    source = source or SaleSource.PRODUCT_PAGE
+    if source not in SaleSource.values:
+        raise ShopFeedError(f"Unknown sale source {source!r}.", code="bad_source", field="source")
+    return source
+
+
+def check_buyable(*, variant: Variant, quantity: int, buyer=None) -> None:
+    if variant.product.status != Product.Status.ACTIVE or variant.shop.status != Shop.Status.ACTIVE:
+        raise ShopFeedError("That item is not available any more.", code="unavailable")
+    if buyer is not None and buyer.is_authenticated and variant.shop.owner_id == buyer.pk:
+        raise ShopFeedError("You cannot buy from your own shop.", code="own_shop")
+    if variant.quantity <= 0:
+        raise SoldOut(f"Sorry, {_name(variant)} is sold out.")
+    if quantity > variant.quantity:
+        raise SoldOut(
+            f"Only {variant.quantity} of {_name(variant)} left; choose {variant.quantity} or fewer."
+        )
+
+
+def _name(variant: Variant) -> str:
+    return f"{variant.product.title} ({variant.label})" if variant.label else variant.product.title

@@ -1,0 +1,118 @@
+"""Expiry and reconciliation: release unpaid checkouts past their time, and ask Stripe about
+what a lost webhook left open, so no order stays stuck (DESIGN.md 4, 9)."""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .. import gateway
+from ..checkout.services import release_checkout
+from ..errors import PaymentError
+from ..models import Checkout
+from .events import process_stale_events
+from .intents import MONEY_MOVING, is_for
+from .refunds import retry_due_refunds
+from .settlement import settle_locked
+
+logger = logging.getLogger(__name__)
+
+
+def expire_checkout(*, checkout_id: int, now: datetime | None = None) -> bool:
+    """Release an unpaid checkout past its time, cancelling its PaymentIntent first.
+
+    True if its stock went back. A payment that succeeded meanwhile is settled instead.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        checkout = Checkout.objects.select_for_update().filter(pk=checkout_id).first()
+        if checkout is None or checkout.status != Checkout.Status.OPEN:
+            return False
+        if checkout.expires_at > now:
+            return False
+        if checkout.payment_intent_id:
+            pi = gateway.retrieve_payment_intent(checkout.payment_intent_id)
+            if pi.status == "succeeded":
+                settle_locked(checkout, pi)
+                return False
+            if pi.status in MONEY_MOVING:
+                return False  # money in flight: decided by its webhook or reconciliation
+            if pi.status != "canceled":
+                try:
+                    pi = gateway.cancel_payment_intent(
+                        pi.id, idempotency_key=f"cancel-checkout-{checkout.pk}"
+                    )
+                except PaymentError:
+                    # Paid or cancelled in the meantime; ask again and act on what is true now.
+                    pi = gateway.retrieve_payment_intent(pi.id)
+                    if pi.status == "succeeded":
+                        settle_locked(checkout, pi)
+                        return False
+                    if pi.status != "canceled":
+                        raise
+        return release_checkout(checkout_id=checkout.pk, status=Checkout.Status.EXPIRED)
+
+
+def release_expired_checkouts(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Release every open checkout past its time; returns how many were released."""
+    now = now or timezone.now()
+    ids = list(
+        Checkout.objects.filter(status=Checkout.Status.OPEN, expires_at__lte=now)
+        .order_by("expires_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    released = 0
+    for checkout_id in ids:
+        try:
+            released += expire_checkout(checkout_id=checkout_id, now=now)
+        except PaymentError:
+            logger.exception("could not expire checkout %s; will retry", checkout_id)
+    return released
+
+
+def reconcile_checkout(*, checkout_id: int) -> Checkout | None:
+    """Ask Stripe about an open checkout's payment: settle it, or release it if cancelled."""
+    with transaction.atomic():
+        checkout = Checkout.objects.select_for_update().filter(pk=checkout_id).first()
+        if checkout is None or checkout.status != Checkout.Status.OPEN:
+            return checkout
+        if not checkout.payment_intent_id:
+            return checkout
+        pi = gateway.retrieve_payment_intent(checkout.payment_intent_id)
+        if not is_for(checkout, pi):
+            return checkout
+        if pi.status == "succeeded":
+            settle_locked(checkout, pi)
+        elif pi.status == "canceled":
+            release_checkout(checkout_id=checkout.pk, status=Checkout.Status.CANCELLED)
+    checkout.refresh_from_db()
+    return checkout
+
+
+def reconcile_payments(*, now: datetime | None = None, limit: int = 500) -> int:
+    """So that a lost webhook never leaves an order stuck. Returns how many checkouts got paid."""
+    now = now or timezone.now()
+    threshold = now - timedelta(minutes=settings.RECONCILE_AFTER_MINUTES)
+    # Events stored but never processed (the enqueue was lost).
+    process_stale_events(received_before=threshold, limit=limit)
+    ids = list(
+        Checkout.objects.filter(
+            status=Checkout.Status.OPEN,
+            created_at__lte=threshold,
+            payment_intent_id__isnull=False,
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    paid = 0
+    for checkout_id in ids:
+        try:
+            checkout = reconcile_checkout(checkout_id=checkout_id)
+        except PaymentError:
+            logger.exception("could not reconcile checkout %s; will retry", checkout_id)
+            continue
+        paid += checkout is not None and checkout.status == Checkout.Status.PAID
+    retry_due_refunds()
+    return paid
