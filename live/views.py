@@ -23,8 +23,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from orders import addresses, cards, payments
 from orders.cart_views import AddressForm
 from shopfeed.errors import NotFound, ShopFeedError
-from shops.dashboard import add_service_error, owned_shop
+from shops.forms import add_service_error
 from shops.models import Shop, Variant
+from shops.selectors import owned_shop
 
 from . import media, selectors, selling, sessions
 from .bus import get_bus

@@ -11,8 +11,10 @@ from django.urls import reverse
 
 from shopfeed.accounts.tests.factories import CreatorFactory
 from shopfeed.errors import NotAllowed, ShopFeedError
-from shops import csv_io, services
-from shops.csv_io import COLUMNS, export_products_csv, import_products_csv
+from shops import services
+from shops.csv_export import export_products_csv
+from shops.csv_format import COLUMNS, format_amount
+from shops.csv_import import import_products_csv
 from shops.models import Category, Product, ProductImage, Tag, Variant
 from shops.tests.factories import (
     ProductFactory,
@@ -667,7 +669,7 @@ def test_export_command_prints_to_stdout(shop):
 
 
 def test_format_amount_writes_two_decimals():
-    assert [csv_io.format_amount(a) for a in (3900, 1, 1999, None)] == [
+    assert [format_amount(a) for a in (3900, 1, 1999, None)] == [
         "39.00",
         "0.01",
         "19.99",
