@@ -31,6 +31,7 @@ from .csv_format import (
     TYPE,
     VENDOR,
     format_amount,
+    neutralise_formula,
     text_to_html,
 )
 from .models import Product, ProductImage, Shop, Variant
@@ -59,7 +60,7 @@ def export_products_csv(*, shop: Shop, base_url: str = "") -> Iterator[str]:
     )
     for product in products.iterator(chunk_size=200):
         for row in _export_rows(product, base_url=base_url):
-            yield writer.writerow([row.get(c, "") for c in COLUMNS])
+            yield writer.writerow([neutralise_formula(row.get(c, "")) for c in COLUMNS])
 
 
 def _export_rows(product: Product, *, base_url: str) -> Iterator[dict[str, str]]:

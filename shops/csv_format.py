@@ -95,6 +95,29 @@ DEFAULT_OPTION_NAME = "Title"
 DEFAULT_OPTION_VALUE = "Default Title"
 
 
+# A cell starting with one of these is run as a formula by spreadsheet programs (OWASP,
+# "CSV Injection"): the export prefixes such a cell with a single quote, the import drops it.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _looks_escaped(value: str) -> bool:
+    return value.startswith("'") and value.lstrip("'").startswith(FORMULA_STARTS)
+
+
+def neutralise_formula(value: str) -> str:
+    """`value` as a cell no spreadsheet runs as a formula; `restore_formula` undoes it.
+
+    A value that already looks escaped ("'=x") gets a quote too, so the round trip is exact.
+    """
+    if value.startswith(FORMULA_STARTS) or _looks_escaped(value):
+        return "'" + value
+    return value
+
+
+def restore_formula(value: str) -> str:
+    return value[1:] if _looks_escaped(value) else value
+
+
 def format_amount(amount: int | None) -> str:
     """Minor units as Shopify writes a price: 3900 -> "39.00"."""
     if amount is None:

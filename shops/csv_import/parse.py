@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 
-from ..csv_format import HANDLE, QTY, format_amount
+from ..csv_format import HANDLE, QTY, format_amount, restore_formula
 from .report import RowError
 
 MAX_AMOUNT = 1_000_000_000  # minor units: 10,000,000.00 fits the integer column easily
@@ -55,7 +55,8 @@ def read_text(file) -> str:
 
 
 class Row:
-    """One data row; cells are read by column name, stripped, "" when absent."""
+    """One data row; cells are read by column name, stripped, "" when absent, without the
+    quote our export puts before a cell that starts like a formula."""
 
     def __init__(self, number: int, cells: list[str], index: dict[str, int]):
         self.number = number
@@ -69,7 +70,7 @@ class Row:
         i = self._index.get(column.lower())
         if i is None or i >= len(self._cells):
             return ""
-        return self._cells[i].strip()
+        return restore_formula(self._cells[i].strip())
 
 
 def group_rows(text: str, errors: list[RowError]) -> dict[str, list[Row]]:
