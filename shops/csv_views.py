@@ -9,7 +9,8 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .csv_io import export_products_csv, import_products_csv
+from .csv_export import export_products_csv
+from .csv_import import import_products_csv
 from .models import Shop
 
 

@@ -1,20 +1,18 @@
 """Creator dashboard pages: the owner's shop, products (variants, images) and shopping tab.
 
 Every page loads its objects through the signed-in user (`shop__owner=request.user`), so
-another creator's product is a 404 and nothing changes. Each save runs in one transaction:
-when a service refuses any part, the whole page comes back with the errors (400) and
-nothing is written.
+another creator's product is a 404 and nothing changes. Each save is one service call that
+runs in one transaction: when a service refuses any part, the whole page comes back with
+the errors (400) and nothing is written.
 """
 
 from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
 from django.db.models import Count
-from django.forms import BaseFormSet
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
@@ -31,49 +29,14 @@ from .forms import (
     ShopForm,
     TabFormSet,
     VariantFormSet,
+    add_service_error,
     image_order,
 )
 from .models import Product, Shop
+from .selectors import owned_shop
 
 VARIANT_FIELD_NAMES = {"price_amount": "price", "compare_at_amount": "compare_at"}
-CLASH_MESSAGE = "That clashed with another change saved at the same time; check and save again."
-
-
-class Refused(Exception):
-    """A service refused part of a save; its message is already on the form."""
-
-
-def add_service_error(target, exc, *, field_names=None, default_field=None) -> None:
-    """Show a service's ShopFeedError / ValidationError on a form (its field) or formset."""
-    field_names = field_names or {}
-    if isinstance(exc, ShopFeedError):
-        items = [(exc.field, [exc.message])]
-    elif hasattr(exc, "error_dict"):
-        items = list(exc.message_dict.items())
-    else:
-        items = [(None, exc.messages)]
-    for field, msgs in items:
-        name = field_names.get(field, field)
-        if name in (None, NON_FIELD_ERRORS):
-            name = default_field
-        for msg in msgs:
-            if isinstance(target, BaseFormSet):
-                target.non_form_errors().append(msg)
-            elif name in target.fields:
-                target.add_error(name, msg)
-            elif name:
-                target.add_error(None, f"{name.replace('_', ' ').capitalize()}: {msg}")
-            else:
-                target.add_error(None, msg)
-
-
-def attempt(target, service, /, *, field_names=None, default_field=None, **kwargs):
-    """Call a service; on refusal put the error on `target` and abort the save."""
-    try:
-        return service(**kwargs)
-    except (ShopFeedError, ValidationError) as exc:
-        add_service_error(target, exc, field_names=field_names, default_field=default_field)
-        raise Refused from exc
+REFUSALS = (ShopFeedError, ValidationError)
 
 
 def _submitted(request):
@@ -81,10 +44,6 @@ def _submitted(request):
     if request.method == "POST":
         return request.POST, request.FILES
     return None, None
-
-
-def owned_shop(user) -> Shop | None:
-    return Shop.objects.filter(owner=user).first()
 
 
 def shop_required(view):
@@ -157,12 +116,9 @@ def _open_shop(request):
     form = OpenShopForm(*_submitted(request), instance=Shop(owner=request.user))
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic():
-                attempt(form, services.open_shop, owner=request.user, **form.shop_fields())
-        except Refused:
-            pass
-        except IntegrityError:
-            form.add_error(None, CLASH_MESSAGE)
+            services.open_shop(owner=request.user, **form.shop_fields())
+        except REFUSALS as exc:
+            add_service_error(form, exc)
         else:
             messages.success(request, "Your shop is open. Add your first product.")
             return redirect("shops:dashboard")
@@ -177,14 +133,9 @@ def shop_edit(request, shop):
     form = ShopForm(*_submitted(request), instance=Shop.objects.get(pk=shop.pk))
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic():
-                attempt(
-                    form, services.update_shop, shop=shop, by=request.user, **form.shop_fields()
-                )
-        except Refused:
-            pass
-        except IntegrityError:
-            form.add_error(None, CLASH_MESSAGE)
+            services.update_shop(shop=shop, by=request.user, **form.shop_fields())
+        except REFUSALS as exc:
+            add_service_error(form, exc)
         else:
             messages.success(request, "Shop saved.")
             return redirect("shops:dashboard-shop")
@@ -280,24 +231,10 @@ def _product_page(request, *, shop: Shop, product: Product | None):
             ]
         )
         if valid:
-            stored: list[str] = []
             try:
-                with transaction.atomic():
-                    saved = _save_product(
-                        request,
-                        shop=shop,
-                        product=product,
-                        form=form,
-                        variants=variants,
-                        uploads=uploads,
-                        images=images,
-                        stored=stored,
-                    )
-            except Refused:
-                _discard_files(stored)
-            except IntegrityError:
-                _discard_files(stored)
-                form.add_error(None, CLASH_MESSAGE)
+                saved = _save_product(request, shop, product, form, variants, uploads, images)
+            except services.PartRefused as exc:
+                _show_refusal(exc, form=form, variants=variants, uploads=uploads, images=images)
             else:
                 messages.success(
                     request, f"“{saved.title}” {'created' if product is None else 'saved'}."
@@ -330,89 +267,59 @@ def _product_page(request, *, shop: Shop, product: Product | None):
     )
 
 
-def _save_product(request, *, shop, product, form, variants, uploads, images, stored) -> Product:
-    """Write the whole page through the services; any refusal raises Refused."""
-    user = request.user
+def _save_product(request, shop, product, form, variants, uploads, images) -> Product:
+    """The valid page handed to the one service that saves it; any refusal is PartRefused."""
     cd = form.cleaned_data
     fields = form.product_fields()
-    if cd.get("new_category"):
-        fields["category"] = services.get_or_create_category(cd["new_category"])
-    else:
-        fields["category"] = cd.get("category")
-    status = cd["status"]
-
-    if product is None:
-        product = attempt(
-            form, services.create_product, shop=shop, by=user, tags=cd["tags"], **fields
-        )
-    else:
-        # Leaving "active" happens first (so every variant may go); entering it comes last.
-        if status != Product.Status.ACTIVE:
-            fields["status"] = status
-        product = attempt(
-            form, services.update_product, product=product, by=user, tags=cd["tags"], **fields
-        )
-
-    _save_variants(user, product=product, variants=variants)
-
-    if product.status != status:
-        attempt(form, services.set_product_status, product=product, by=user, status=status)
-
-    if images is not None:
-        order = image_order(images)  # before deleting: a deleted row loses its pk
-        for image_form in images.deleted_forms:
-            if image_form.instance.pk:  # an id outside this product's images matches nothing
-                attempt(images, services.delete_product_image, image=image_form.instance, by=user)
-        if order is not None:
-            attempt(images, services.reorder_images, product=product, by=user, order=order)
-
-    for upload in uploads.cleaned_data["images"]:
-        img = attempt(
-            uploads,
-            services.add_product_image,
-            default_field="images",
-            product=product,
-            by=user,
-            image=upload,
-            alt_text=uploads.cleaned_data["alt_text"],
-        )
-        stored.append(img.image.name)
-    return product
-
-
-def _save_variants(user, *, product: Product, variants) -> None:
-    deleted = [f for f in variants.deleted_forms if f.instance.pk]
-    deleted_ids = {id(f) for f in variants.deleted_forms}
-    # An active product may not lose its last variant: when every old one goes, the last
-    # one goes after the new ones exist.
-    held = None
-    if deleted and product.status == Product.Status.ACTIVE:
-        remaining = product.variants.exclude(pk__in=[f.instance.pk for f in deleted])
-        if not remaining.exists():
-            held = deleted.pop()
-    for vf in deleted:
-        attempt(vf, services.delete_variant, variant=vf.instance, by=user)
-    for position, vf in enumerate(variants.forms):
-        if id(vf) in deleted_ids or not vf.has_changed():
-            continue
-        attempt(
-            vf,
-            services.save_variant,
-            field_names=VARIANT_FIELD_NAMES,
-            product=product,
-            by=user,
+    fields["category"] = cd.get("category")
+    deleted = {id(f) for f in variants.deleted_forms}
+    edits = [
+        services.VariantEdit(key=i, variant=vf.instance, delete=True)
+        for i, vf in enumerate(variants.forms)
+        if id(vf) in deleted and vf.instance.pk
+    ]
+    edits += [
+        services.VariantEdit(
+            key=i,
             variant=vf.instance if vf.instance.pk else None,
-            position=position,
-            **vf.variant_fields(),
+            fields=vf.variant_fields(),
+            position=i,
         )
-    if held is not None:
-        attempt(held, services.delete_variant, variant=held.instance, by=user)
+        for i, vf in enumerate(variants.forms)
+        if id(vf) not in deleted and vf.has_changed()
+    ]
+    image_changes = {}
+    if images is not None:
+        image_changes = {
+            "image_order": image_order(images),  # before deleting: a deleted row loses its pk
+            # An id outside this product's images matches nothing.
+            "delete_images": [f.instance for f in images.deleted_forms if f.instance.pk],
+        }
+    return services.save_product(
+        shop=shop,
+        product=product,
+        by=request.user,
+        fields=fields,
+        tags=cd["tags"],
+        status=cd["status"],
+        new_category=cd.get("new_category") or "",
+        variant_edits=edits,
+        uploads=uploads.cleaned_data["images"],
+        alt_text=uploads.cleaned_data["alt_text"],
+        **image_changes,
+    )
 
 
-def _discard_files(names: list[str]) -> None:
-    # The rows were rolled back; their files were already in storage.
-    for name in names:
-        default_storage.delete(name)
+def _show_refusal(exc: services.PartRefused, *, form, variants, uploads, images) -> None:
+    """Put a refusal on the part of the page it concerns."""
+    if exc.part == "variant":
+        add_service_error(variants.forms[exc.key], exc.error, field_names=VARIANT_FIELD_NAMES)
+    elif exc.part == "images" and images is not None:
+        add_service_error(images, exc.error)
+    elif exc.part == "uploads":
+        add_service_error(uploads, exc.error, default_field="images")
+    else:
+        add_service_error(form, exc.error)
 
 
 # --- shopping tab --------------------------------------------------------------------------
@@ -430,17 +337,14 @@ def arrange_tab(request, shop):
     formset = TabFormSet(_submitted(request)[0], initial=initial, prefix="tab")
     if request.method == "POST" and formset.is_valid():
         try:
-            with transaction.atomic():
-                attempt(
-                    formset,
-                    services.arrange_tab,
-                    shop=shop,
-                    by=request.user,
-                    order=formset.order(request.POST.get("move", "")),
-                    featured=formset.featured(),
-                )
-        except Refused:
-            pass
+            services.arrange_tab(
+                shop=shop,
+                by=request.user,
+                order=formset.order(request.POST.get("move", "")),
+                featured=formset.featured(),
+            )
+        except REFUSALS as exc:
+            add_service_error(formset, exc)
         else:
             messages.success(request, "Your shopping tab is arranged.")
             return redirect("shops:dashboard-tab")

@@ -4,9 +4,11 @@ from decimal import Decimal
 
 from django import forms
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.forms import BaseFormSet, BaseInlineFormSet
+
+from shopfeed.errors import ShopFeedError
 
 from . import services
 from .images import validate_image_file
@@ -19,6 +21,33 @@ MAX_TAGS = 20
 MAX_PRICE = Decimal("1000000")
 MAX_QUANTITY = 1_000_000
 IMAGE_ACCEPT = "image/jpeg,image/png,image/webp,image/gif"
+
+
+def add_service_error(target, exc, *, field_names=None, default_field=None) -> None:
+    """Show a service's ShopFeedError / ValidationError on a form (its field) or formset.
+
+    Shared by every app's pages (live's studio too), so it lives with the forms, not a view.
+    """
+    field_names = field_names or {}
+    if isinstance(exc, ShopFeedError):
+        items = [(exc.field, [exc.message])]
+    elif hasattr(exc, "error_dict"):
+        items = list(exc.message_dict.items())
+    else:
+        items = [(None, exc.messages)]
+    for field, msgs in items:
+        name = field_names.get(field, field)
+        if name in (None, NON_FIELD_ERRORS):
+            name = default_field
+        for msg in msgs:
+            if isinstance(target, BaseFormSet):
+                target.non_form_errors().append(msg)
+            elif name in target.fields:
+                target.add_error(name, msg)
+            elif name:
+                target.add_error(None, f"{name.replace('_', ' ').capitalize()}: {msg}")
+            else:
+                target.add_error(None, msg)
 
 
 # --- shop ----------------------------------------------------------------------------------
@@ -373,9 +402,3 @@ class BaseTabFormSet(BaseFormSet):
 
 
 TabFormSet = forms.formset_factory(TabRowForm, formset=BaseTabFormSet, extra=0)
-
-
-def add_service_error(*args, **kwargs):  # moved by the shops reshape; drop this shim at merge
-    from .dashboard import add_service_error as moved  # dashboard imports this module
-
-    return moved(*args, **kwargs)

@@ -100,6 +100,11 @@ def owner_products(*, shop: Shop) -> QuerySet[Product]:
     return product_cards().filter(shop=shop).order_by("-is_featured", "tab_position", "-created_at")
 
 
+def owned_shop(user) -> Shop | None:
+    """The signed-in user's own shop, if they have opened one."""
+    return Shop.objects.filter(owner=user).first()
+
+
 def get_shop_for_handle(*, handle: str) -> Shop | None:
     return Shop.objects.select_related("owner").filter(owner__handle__iexact=handle).first()
 
@@ -122,9 +127,3 @@ def with_product_details(qs: QuerySet[Product]) -> QuerySet[Product]:
         Prefetch("images", queryset=ProductImage.objects.order_by("position", "id")),
         "tags",
     )
-
-
-def owned_shop(user):  # moved by the shops reshape; drop this shim at merge
-    from .dashboard import owned_shop as moved  # dashboard imports this module
-
-    return moved(user)

@@ -1,11 +1,12 @@
 """Every write to shops, products, variants and images goes through here."""
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -16,6 +17,7 @@ from .images import render_thumbnail, validate_image_file
 from .models import Category, Product, ProductImage, Shop, Tag, Variant
 
 MAX_FEATURED = 6
+CLASH_MESSAGE = "That clashed with another change saved at the same time; check and save again."
 SHOP_FIELDS = ("name", "slug", "description", "logo", "currency")
 PRODUCT_FIELDS = (
     "title",
@@ -94,8 +96,22 @@ def open_shop(
     if logo:
         shop.logo = logo
     _full_clean(shop)
-    shop.save()
+    _save_shop(shop)
     return shop
+
+
+def _save_shop(shop: Shop) -> None:
+    """Save; a clash with a change made at the same moment (the same slug) is a Conflict,
+    and a logo file stored for the failed row is removed again."""
+    # Saving stores a new logo under its upload_to path, so the name changes.
+    stored_before = shop.logo.name
+    try:
+        with transaction.atomic():
+            shop.save()
+    except IntegrityError as exc:
+        if shop.logo and shop.logo.name != stored_before:
+            shop.logo.storage.delete(shop.logo.name)
+        raise Conflict(CLASH_MESSAGE, code="clash") from exc
 
 
 @transaction.atomic
@@ -111,7 +127,7 @@ def update_shop(*, shop: Shop, by, **fields) -> Shop:
     for name, value in fields.items():
         setattr(shop, name, value)
     _full_clean(shop, exclude=["owner"])
-    shop.save()
+    _save_shop(shop)
     return shop
 
 
@@ -386,3 +402,156 @@ def add_image_source(
     _full_clean(img, exclude=["product"])
     img.save()
     return img
+
+
+# --- the product page: a product with its variants and images, saved at once --------------
+
+
+@dataclass(frozen=True)
+class VariantEdit:
+    """One variant row of a product page: delete `variant`, or save `fields` on it (a new
+    variant when `variant` is None). `key` names the row so that a refusal can be shown on it.
+    """
+
+    key: int
+    variant: Variant | None = None
+    fields: dict = field(default_factory=dict)
+    position: int = 0
+    delete: bool = False
+
+
+class PartRefused(ShopFeedError):
+    """A service refused one part of a product-page save; nothing of the save was kept.
+
+    `part` is "product", "variant" (with the row's `key`), "images" or "uploads"; `error` is
+    the refusal itself (a ShopFeedError or a ValidationError).
+    """
+
+    def __init__(self, error: Exception, *, part: str, key: int | None = None):
+        self.error, self.part, self.key = error, part, key
+        message = getattr(error, "message", None) or "; ".join(getattr(error, "messages", []))
+        super().__init__(message, code=getattr(error, "code", None) or "invalid")
+
+
+def save_product(
+    *,
+    shop: Shop,
+    product: Product | None,
+    by,
+    fields: dict,
+    tags: Iterable[str],
+    status: str,
+    new_category: str = "",
+    variant_edits: Sequence[VariantEdit] = (),
+    delete_images: Sequence[ProductImage] = (),
+    image_order: Sequence[int] | None = None,
+    uploads: Sequence = (),
+    alt_text: str = "",
+) -> Product:
+    """Create (`product` None) or update a product with its variants and images, all or
+    nothing: on any refusal (PartRefused) no row is kept and no uploaded file stays stored.
+
+    `new_category`, when given, names the category instead of `fields["category"]`.
+    """
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            return _save_product(
+                shop=shop,
+                product=product,
+                by=by,
+                fields=dict(fields),
+                tags=tags,
+                status=status,
+                new_category=new_category,
+                variant_edits=variant_edits,
+                delete_images=delete_images,
+                image_order=image_order,
+                uploads=uploads,
+                alt_text=alt_text,
+                stored=stored,
+            )
+    except IntegrityError as exc:
+        _discard_files(stored)
+        raise PartRefused(Conflict(CLASH_MESSAGE, code="clash"), part="product") from exc
+    except Exception:
+        _discard_files(stored)
+        raise
+
+
+def _discard_files(names: list[str]) -> None:
+    # The rows were rolled back; their files were already in storage.
+    for name in names:
+        default_storage.delete(name)
+
+
+def _refusing(part: str, key: int | None = None):
+    """Run a service; a refusal becomes PartRefused naming the page part it belongs to."""
+
+    def call(service, /, **kwargs):
+        try:
+            return service(**kwargs)
+        except (ShopFeedError, ValidationError) as exc:
+            raise PartRefused(exc, part=part, key=key) from exc
+
+    return call
+
+
+def _save_product(
+    *, shop, product, by, fields, tags, status, new_category, variant_edits, stored, **images
+) -> Product:
+    on_product = _refusing("product")
+    if new_category:
+        fields["category"] = get_or_create_category(new_category)
+    if product is None:
+        product = on_product(create_product, shop=shop, by=by, tags=tags, **fields)
+    else:
+        # Leaving "active" happens first (so every variant may go); entering it comes last.
+        if status != Product.Status.ACTIVE:
+            fields["status"] = status
+        product = on_product(update_product, product=product, by=by, tags=tags, **fields)
+    _save_variant_edits(product=product, by=by, edits=variant_edits)
+    if product.status != status:
+        on_product(set_product_status, product=product, by=by, status=status)
+    _save_images(product=product, by=by, stored=stored, **images)
+    return product
+
+
+def _save_variant_edits(*, product: Product, by, edits: Sequence[VariantEdit]) -> None:
+    deleted = [e for e in edits if e.delete and e.variant is not None]
+    # An active product may not lose its last variant: when every old one goes, the last
+    # one goes after the new ones exist.
+    held = None
+    if deleted and product.status == Product.Status.ACTIVE:
+        remaining = product.variants.exclude(pk__in=[e.variant.pk for e in deleted])
+        if not remaining.exists():
+            held = deleted.pop()
+    for edit in deleted:
+        _refusing("variant", edit.key)(delete_variant, variant=edit.variant, by=by)
+    for edit in edits:
+        if not edit.delete:
+            _refusing("variant", edit.key)(
+                save_variant,
+                product=product,
+                by=by,
+                variant=edit.variant,
+                position=edit.position,
+                **edit.fields,
+            )
+    if held is not None:
+        _refusing("variant", held.key)(delete_variant, variant=held.variant, by=by)
+
+
+def _save_images(
+    *, product: Product, by, delete_images, image_order, uploads, alt_text, stored: list[str]
+) -> None:
+    on_images = _refusing("images")
+    for image in delete_images:
+        on_images(delete_product_image, image=image, by=by)
+    if image_order is not None:
+        on_images(reorder_images, product=product, by=by, order=image_order)
+    for upload in uploads:
+        img = _refusing("uploads")(
+            add_product_image, product=product, by=by, image=upload, alt_text=alt_text
+        )
+        stored.append(img.image.name)

@@ -11,8 +11,10 @@ from django.urls import reverse
 
 from shopfeed.accounts.tests.factories import CreatorFactory
 from shopfeed.errors import NotAllowed, ShopFeedError
-from shops import csv_io, services
-from shops.csv_io import COLUMNS, export_products_csv, import_products_csv
+from shops import services
+from shops.csv_export import export_products_csv
+from shops.csv_format import COLUMNS, format_amount
+from shops.csv_import import import_products_csv
 from shops.models import Category, Product, ProductImage, Tag, Variant
 from shops.tests.factories import (
     ProductFactory,
@@ -484,6 +486,53 @@ def test_export_links_uploaded_images_by_full_address(shop):
     assert rows[0]["Image Alt Text"] == "A mug"
 
 
+@pytest.mark.parametrize(
+    "value", ["=SUM(A1)", "+1 555 0100", "-20% off", "@home", "\tTabbed", "\rReturned"]
+)
+def test_export_neutralises_cells_a_spreadsheet_would_run_as_a_formula(shop, value):
+    product = ProductFactory(shop=shop, handle="deal", title=value, vendor=value)
+    VariantFactory(product=product, sku="DEAL-1", option1="")
+
+    row = exported_rows(shop)[0]
+
+    assert row["Title"] == f"'{value}"
+    assert row["Vendor"] == f"'{value}"
+
+
+def test_export_leaves_ordinary_cells_as_they_are(shop):
+    product = ProductFactory(shop=shop, handle="mug", title="Mug 2 = fun", vendor="'Quoted'")
+    VariantFactory(product=product, sku="MUG-1", option1="", price_amount=850)
+
+    row = exported_rows(shop)[0]
+
+    assert (row["Title"], row["Vendor"], row["Variant Price"]) == (
+        "Mug 2 = fun",
+        "'Quoted'",
+        "8.50",
+    )
+
+
+def test_export_then_import_gives_back_titles_that_start_like_a_formula(shop, other_shop):
+    titles = {
+        "sum": "=SUM(A1)",
+        "sale": "-20% off",
+        "plus": "+1 deal",
+        "at": "@home",
+        "quoted": "'=already quoted",
+        "plain-quote": "'tis the season",
+    }
+    for handle, title in titles.items():
+        product = ProductFactory(shop=shop, handle=handle, title=title, vendor=title)
+        VariantFactory(product=product, sku=f"{handle}-1", option1="")
+    text = "".join(export_products_csv(shop=shop))
+
+    report = import_products_csv(shop=other_shop, by=other_shop.owner, file=io.StringIO(text))
+
+    assert report.errors == []
+    got = {p.handle: (p.title, p.vendor) for p in other_shop.products.all()}
+    assert got == {handle: (title, title) for handle, title in titles.items()}
+
+
 # --- dashboard pages -----------------------------------------------------------------------
 
 
@@ -667,7 +716,7 @@ def test_export_command_prints_to_stdout(shop):
 
 
 def test_format_amount_writes_two_decimals():
-    assert [csv_io.format_amount(a) for a in (3900, 1, 1999, None)] == [
+    assert [format_amount(a) for a in (3900, 1, 1999, None)] == [
         "39.00",
         "0.01",
         "19.99",

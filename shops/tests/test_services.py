@@ -1,10 +1,12 @@
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from shopfeed.errors import Conflict, NotAllowed, ShopFeedError
 from shops import services
-from shops.models import Product, Shop, Variant
+from shops.models import Product, ProductImage, Shop, Variant
 from shops.services import VariantInput
+from shops.tests.factories import make_image_file
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +83,59 @@ def test_staff_suspension_needs_a_reason(shop, admin_user):
         services.suspend_shop(shop=shop, reason="  ", by=admin_user)
     shop = services.suspend_shop(shop=shop, reason="Counterfeit goods", by=admin_user)
     assert shop.is_suspended and shop.suspended_reason == "Counterfeit goods"
+
+
+# --- the product page's save ---------------------------------------------------------------
+
+
+def _stored_product_files(settings):
+    root = settings.MEDIA_ROOT / "products"
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def test_product_page_save_refused_at_its_last_upload_keeps_no_row_and_no_file(shop, settings):
+    not_an_image = SimpleUploadedFile("notes.png", b"plain text", content_type="image/png")
+
+    with pytest.raises(services.PartRefused) as refused:
+        services.save_product(
+            shop=shop,
+            product=None,
+            by=shop.owner,
+            fields={"title": "Mug"},
+            tags=["kitchen"],
+            status="active",
+            variant_edits=[services.VariantEdit(key=0, fields={"price_amount": 900})],
+            uploads=[make_image_file("first.png"), not_an_image],
+        )
+
+    assert refused.value.part == "uploads"
+    assert "JPEG, PNG, WebP or GIF" in refused.value.message
+    assert not Product.objects.exists()
+    assert not ProductImage.objects.exists()
+    assert _stored_product_files(settings) == []
+
+
+def test_product_page_save_names_the_variant_row_a_refusal_belongs_to(shop):
+    edits = [
+        services.VariantEdit(key=0, fields={"sku": "A", "option1": "S", "price_amount": 900}),
+        services.VariantEdit(
+            key=3,
+            fields={"sku": "B", "option1": "M", "price_amount": 900, "compare_at_amount": 800},
+        ),
+    ]
+
+    with pytest.raises(services.PartRefused) as refused:
+        services.save_product(
+            shop=shop,
+            product=None,
+            by=shop.owner,
+            fields={"title": "Shirt", "option1_name": "Size"},
+            tags=[],
+            status="draft",
+            variant_edits=edits,
+        )
+
+    assert (refused.value.part, refused.value.key) == ("variant", 3)
+    assert "compare-at price must be higher" in refused.value.message
+    assert not Product.objects.exists()
+    assert not Variant.objects.exists()

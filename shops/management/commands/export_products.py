@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from shops.csv_io import export_products_csv
+from shops.csv_export import export_products_csv
 from shops.models import Shop
 
 

@@ -87,7 +87,7 @@ PALETTE = [(254, 44, 85), (37, 244, 238), (255, 196, 0), (90, 120, 255), (30, 18
 
 
 def demo_image(title: str, seed: int) -> SimpleUploadedFile:
-    rng = random.Random(seed)  # noqa: S311 - demo colours, not security
+    rng = random.Random(seed)  # demo colours, not security
     bg = PALETTE[seed % len(PALETTE)]
     im = Image.new("RGB", (800, 800), bg)
     draw = ImageDraw.Draw(im)
@@ -156,7 +156,7 @@ class Command(BaseCommand):
         )
 
     def _product(self, shop, user, title, category, tags, opt1, opt2, price, seed):
-        rng = random.Random(seed)  # noqa: S311
+        rng = random.Random(seed)
         values1 = opt1[1] if opt1 else [""]
         values2 = opt2[1] if opt2 else [""]
         variants = []
