@@ -192,11 +192,14 @@ def test_five_thousand_products_are_imported_with_their_variants_tags_and_images
     assert last.category.name == "Type 1"
 
 
-def test_import_query_count_does_not_grow_with_the_rows(shop, django_assert_max_num_queries):
-    # No more statements for 200 rows than for 20: every write is batched.
-    with django_assert_max_num_queries(40) as small:
+def test_import_of_two_hundred_products_takes_a_bounded_number_of_queries(
+    shop, django_assert_max_num_queries
+):
+    # Written row by row, the count grew with every product; batched, 200 products take
+    # about as many as 20 (about 15 on PostgreSQL; SQLite's smaller batches add a few).
+    with django_assert_max_num_queries(30):
         import_products_csv(shop=shop, by=shop.owner, file=io.BytesIO(products_csv(20)))
-    with django_assert_max_num_queries(len(small.captured_queries)):
+    with django_assert_max_num_queries(30):
         report = import_products_csv(
             shop=shop, by=shop.owner, file=io.BytesIO(products_csv(200, start=20))
         )
