@@ -11,10 +11,9 @@ from ..models import Shop
 from .parse import FileProblem, group_rows, read_text
 from .plan import ImportPlanner, ProductPlan
 from .report import ImportReport, RowError
-from .write import WriteFailed, write_plans
+from .write import CONFLICT_MESSAGE, WriteFailed, write_plans
 
 MAX_ERRORS = 200
-CONFLICT_MESSAGE = "This conflicts with a change made at the same time; import again."
 
 Progress = Callable[[int, int], None]  # (rows checked, rows in the file)
 

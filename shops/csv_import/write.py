@@ -43,6 +43,7 @@ from .plan import ProductPlan, VariantPlan, chunks
 from .report import ImportReport, RowError
 
 BATCH = 500
+CONFLICT_MESSAGE = "This conflicts with a change made at the same time; import again."
 
 # Model field -> the column a write-time error is reported against.
 _FIELD_COLUMNS = {
@@ -281,6 +282,8 @@ def _locked(model, pks: list[int]) -> dict:
     for chunk in chunks(sorted(pks), BATCH):
         qs = model.objects.filter(pk__in=chunk).order_by("pk").select_for_update(of=("self",))
         found.update({obj.pk: obj for obj in qs})
+    if len(found) != len(set(pks)):  # deleted since the file was checked
+        raise WriteFailed(RowError(0, "", CONFLICT_MESSAGE))
     return found
 
 
@@ -307,7 +310,7 @@ def _by_lower_name(model, names: list[str]) -> dict:
     found = {}
     for chunk in chunks(sorted({n.lower() for n in names}), BATCH):
         qs = model.objects.annotate(lower_name=Lower("name")).filter(lower_name__in=chunk)
-        for obj in qs.order_by("pk"):
+        for obj in qs.order_by("name"):  # as the services' name__iexact .first()
             found.setdefault(obj.name.lower(), obj)
     return found
 

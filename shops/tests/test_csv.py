@@ -390,6 +390,21 @@ def test_a_change_made_between_the_check_and_the_write_rolls_back_the_whole_impo
     assert row_counts() == before
 
 
+def test_a_product_deleted_between_the_check_and_the_write_rolls_back_the_whole_import(shop):
+    import_file(shop)
+    with open(GOOD, "rb") as fh:
+        report, plans = check_import(shop=shop, by=shop.owner, file=fh)
+    shop.products.get(handle="canvas-tote").delete()  # meanwhile, in another request
+    before = row_counts()
+
+    report = write_import(shop=shop, plans=plans, report=report)
+
+    assert [(e.row_number, e.message) for e in report.errors] == [
+        (0, "This conflicts with a change made at the same time; import again.")
+    ]
+    assert row_counts() == before
+
+
 def test_another_creator_cannot_import_into_your_shop(shop):
     intruder = CreatorFactory()
     ShopFactory(owner=intruder)
