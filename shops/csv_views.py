@@ -1,4 +1,8 @@
-"""Dashboard pages for Shopify product CSV import and export."""
+"""Dashboard pages for Shopify product CSV import and export.
+
+An upload is stored and imported by a Celery worker; its page shows the progress (htmx asks
+the status endpoint every second) and then the report.
+"""
 
 from django import forms
 from django.conf import settings
@@ -6,12 +10,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .csv_export import export_products_csv
-from .csv_import import import_products_csv
-from .models import Shop
+from .csv_import import ImportReport
+from .csv_import.jobs import queue_import
+from .models import ProductImport, Shop
 
 
 class ImportForm(forms.Form):
@@ -50,31 +55,45 @@ def import_products(request):
     if shop is None:
         messages.info(request, "Open your shop first, then import products into it.")
         return redirect("shops:dashboard")
-    report = None
-    status = 200
+    form = ImportForm()
     if request.method == "POST":
         form = ImportForm(request.POST, request.FILES)
         if form.is_valid():
-            report = import_products_csv(shop=shop, by=request.user, file=form.cleaned_data["file"])
-            if report.ok:
-                messages.success(
-                    request,
-                    f"Imported: {report.products_created} products created, "
-                    f"{report.products_updated} updated.",
-                )
-                form = ImportForm()
-            else:
-                status = 400
-        else:
-            status = 400
-    else:
-        form = ImportForm()
+            job = queue_import(shop=shop, by=request.user, file=form.cleaned_data["file"])
+            return redirect("shops:dashboard-import-detail", pk=job.pk)
     return render(
         request,
         "dashboard/import.html",
-        {"shop": shop, "form": form, "report": report},
-        status=status,
+        {"shop": shop, "form": form},
+        status=400 if form.errors else 200,
     )
+
+
+def _own_import(request, pk) -> ProductImport:
+    """One of the signed-in creator's imports; anyone else's is a 404."""
+    return get_object_or_404(
+        ProductImport.objects.select_related("shop"), pk=pk, shop__owner=request.user
+    )
+
+
+def _job_context(job: ProductImport) -> dict:
+    report = ImportReport.from_dict(job.report) if job.is_finished else None
+    return {"job": job, "report": report}
+
+
+@login_required
+@require_GET
+def import_detail(request, pk):
+    job = _own_import(request, pk)
+    context = {"shop": job.shop, "form": ImportForm(), **_job_context(job)}
+    return render(request, "dashboard/import.html", context)
+
+
+@login_required
+@require_GET
+def import_status(request, pk):
+    job = _own_import(request, pk)
+    return render(request, "dashboard/_import_status.html", _job_context(job))
 
 
 @login_required

@@ -13,5 +13,7 @@ urlpatterns = [
     path("products/<int:pk>/archive/", dashboard.product_archive, name="dashboard-product-archive"),
     path("tab/", dashboard.arrange_tab, name="dashboard-tab"),
     path("import/", csv_views.import_products, name="dashboard-import"),
+    path("import/<int:pk>/", csv_views.import_detail, name="dashboard-import-detail"),
+    path("import/<int:pk>/status/", csv_views.import_status, name="dashboard-import-status"),
     path("export.csv", csv_views.export_products, name="dashboard-export"),
 ]

@@ -204,3 +204,44 @@ class ProductImage(models.Model):
         if self.thumbnail:
             return self.thumbnail.url
         return self.image.url if self.image else self.source_url
+
+
+class ProductImport(models.Model):
+    """A Shopify CSV uploaded from the dashboard, imported by a Celery worker.
+
+    The import is all or nothing: `done` is written in the same transaction as the products,
+    so a worker that dies half-way leaves the job `running` with nothing written, and the
+    redelivered task starts it again.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="imports")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="product_imports"
+    )
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    file_name = models.CharField(max_length=255, help_text="The name it was uploaded under.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_checked = models.PositiveIntegerField(default=0)
+    # What the creator is shown: counts, or every bad row ({"row", "column", "message"}).
+    report = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["shop", "-created_at"])]
+
+    def __str__(self):
+        return f"Import {self.pk} of {self.file_name} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)

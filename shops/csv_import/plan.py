@@ -77,9 +77,12 @@ class ProductPlan:
 class ImportPlanner:
     """Plans a file's products for one shop; what spans products (SKUs) is kept here."""
 
-    def __init__(self, *, shop: Shop, errors: list[RowError]):
+    PROGRESS_EVERY = 500  # rows
+
+    def __init__(self, *, shop: Shop, errors: list[RowError], progress=None):
         self.shop = shop
         self.errors = errors
+        self.progress = progress  # called with (rows checked, rows in all) now and then
         self.sku_owners: dict[str, Variant] = {}
         self.seen_skus: dict[str, int] = {}  # SKU -> the row that first used it
 
@@ -91,21 +94,29 @@ class ImportPlanner:
         skus = sorted({row[SKU] for rows in groups.values() for row in rows if row[SKU]})
         self.sku_owners = _sku_owners(self.shop, skus)
         plans = []
+        total = sum(len(rows) for rows in groups.values())
+        checked = reported = 0
         for handle, rows in groups.items():
             plan = _ProductPlanner(self, handle, rows, existing.get(handle)).plan()
             if plan is not None:
                 plans.append(plan)
+            checked += len(rows)
+            if self.progress is not None and checked - reported >= self.PROGRESS_EVERY:
+                self.progress(checked, total)
+                reported = checked
+        if self.progress is not None:
+            self.progress(checked, total)
         return plans
 
 
-def _chunks(items: list, size: int = _IN_CHUNK):
+def chunks(items: list, size: int = _IN_CHUNK):
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
 def _existing_products(shop: Shop, handles: list[str]) -> dict[str, Product]:
     found = {}
-    for chunk in _chunks(handles):
+    for chunk in chunks(handles):
         qs = shop.products.filter(handle__in=chunk).prefetch_related(
             Prefetch("variants", queryset=Variant.objects.order_by("position", "id")), "images"
         )
@@ -115,7 +126,7 @@ def _existing_products(shop: Shop, handles: list[str]) -> dict[str, Product]:
 
 def _sku_owners(shop: Shop, skus: list[str]) -> dict[str, Variant]:
     owners = {}
-    for chunk in _chunks(skus):
+    for chunk in chunks(skus):
         qs = Variant.objects.filter(shop=shop, sku__in=chunk).select_related("product")
         owners.update({v.sku: v for v in qs})
     return owners
@@ -368,7 +379,7 @@ def _plan_text_fields(plan: ProductPlan, first: Row, err) -> None:
     if first.has(CATEGORY) or first.has(TYPE):
         # Shopify's category is a taxonomy path; its last step names ours.
         path = first[CATEGORY].split(">")[-1].strip()
-        plan.category_name = (path or first[TYPE])[:80]
+        plan.category_name = (path or first[TYPE])[:80].strip()
     if first.has(TAGS):
         plan.tags = [t.strip() for t in first[TAGS].split(",") if t.strip()]
 

@@ -30,3 +30,22 @@ class ImportReport:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def as_dict(self) -> dict:
+        """For `ProductImport.report` (JSON)."""
+        return {
+            "products_created": self.products_created,
+            "products_updated": self.products_updated,
+            "variants_created": self.variants_created,
+            "variants_updated": self.variants_updated,
+            "images_added": self.images_added,
+            "errors": [
+                {"row": e.row_number, "column": e.column, "message": e.message} for e in self.errors
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ImportReport:
+        counts = {k: v for k, v in data.items() if k != "errors" and k in cls.__dataclass_fields__}
+        errors = [RowError(e["row"], e["column"], e["message"]) for e in data.get("errors", [])]
+        return cls(**counts, errors=errors)

@@ -10,12 +10,13 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from shopfeed.accounts.tests.factories import CreatorFactory
-from shopfeed.errors import NotAllowed, ShopFeedError
-from shops import services
+from shopfeed.errors import NotAllowed
 from shops.csv_export import export_products_csv
 from shops.csv_format import COLUMNS, format_amount
 from shops.csv_import import import_products_csv
-from shops.models import Category, Product, ProductImage, Tag, Variant
+from shops.csv_import.jobs import run_import
+from shops.csv_import.services import check_import, write_import
+from shops.models import Category, Product, ProductImage, ProductImport, Tag, Variant
 from shops.tests.factories import (
     ProductFactory,
     ProductImageFactory,
@@ -372,19 +373,35 @@ def test_file_over_the_size_limit_is_refused_before_reading(shop, settings):
     assert not shop.products.exists()
 
 
-def test_a_refusal_while_writing_rolls_back_the_whole_import(shop, monkeypatch):
-    def refuse(**kwargs):
-        raise ShopFeedError("The image host is blocked.", field="source_url")
-
-    monkeypatch.setattr(services, "add_image_source", refuse)
+def test_a_change_made_between_the_check_and_the_write_rolls_back_the_whole_import(shop):
+    with open(GOOD, "rb") as fh:
+        report, plans = check_import(shop=shop, by=shop.owner, file=fh)
+    assert report.ok and plans
+    # Meanwhile another request gives a product of the shop a SKU the file uses.
+    VariantFactory(product=ProductFactory(shop=shop, handle="other"), sku="TOTE-01")
     before = row_counts()
 
-    report = import_file(shop)
+    report = write_import(shop=shop, plans=plans, report=report)
 
-    assert [(e.row_number, e.column, e.message) for e in report.errors] == [
-        (2, "Image Src", "The image host is blocked.")
+    assert [(e.row_number, e.message) for e in report.errors] == [
+        (0, "This conflicts with a change made at the same time; import again.")
     ]
     assert report.products_created == 0
+    assert row_counts() == before
+
+
+def test_a_product_deleted_between_the_check_and_the_write_rolls_back_the_whole_import(shop):
+    import_file(shop)
+    with open(GOOD, "rb") as fh:
+        report, plans = check_import(shop=shop, by=shop.owner, file=fh)
+    shop.products.get(handle="canvas-tote").delete()  # meanwhile, in another request
+    before = row_counts()
+
+    report = write_import(shop=shop, plans=plans, report=report)
+
+    assert [(e.row_number, e.message) for e in report.errors] == [
+        (0, "This conflicts with a change made at the same time; import again.")
+    ]
     assert row_counts() == before
 
 
@@ -552,11 +569,21 @@ def test_import_page_shows_the_upload_form(client, shop):
     assert f"{shop.slug}-products.csv" in body
 
 
+def run_queued_imports() -> None:
+    """What the Celery worker does with each queued import (tests/test_csv_jobs.py runs a
+    real worker; here the page's transaction never commits, so nothing is sent to one)."""
+    for job in ProductImport.objects.filter(status=ProductImport.Status.QUEUED):
+        run_import(import_id=job.pk)
+
+
 def test_uploading_a_good_file_imports_it_and_shows_the_counts(client, shop):
     client.force_login(shop.owner)
 
     response = client.post(reverse("shops:dashboard-import"), {"file": upload()})
+    run_queued_imports()
 
+    assert response.status_code == 302
+    response = client.get(response["Location"])
     assert response.status_code == 200
     body = response.content.decode()
     assert "Imported: 3 products created, 0 updated." in body
@@ -569,9 +596,9 @@ def test_uploading_a_bad_file_lists_the_rows_and_imports_nothing(client, shop):
     before = row_counts()
 
     response = client.post(reverse("shops:dashboard-import"), {"file": upload(BAD)})
+    run_queued_imports()
 
-    assert response.status_code == 400
-    body = response.content.decode()
+    body = client.get(response["Location"]).content.decode()
     assert "Nothing was imported" in body
     assert "<td>5</td>" in body and "Variant Compare At Price" in body
     assert "SKU HOOD-S is already used on row 2." in body
@@ -642,6 +669,7 @@ def test_shopper_cannot_post_an_import(client, shopper, shop):
     response = client.post(reverse("shops:dashboard-import"), {"file": upload()})
 
     assert response.status_code == 403
+    assert not ProductImport.objects.exists()
     assert not Product.objects.exists()
 
 
@@ -659,6 +687,7 @@ def test_another_creator_imports_into_their_own_shop_only(client, shop, other_sh
     client.force_login(other_shop.owner)
 
     client.post(reverse("shops:dashboard-import"), {"file": upload()})
+    run_queued_imports()
 
     assert not shop.products.exists()
     assert other_shop.products.count() == 3
