@@ -2,6 +2,9 @@
 
 from django.urls import include, path
 
+from shopfeed.accounts.api import ObtainTokenView
+
 urlpatterns = [
+    path("auth/token/", ObtainTokenView.as_view(), name="token"),
     path("", include("shops.api")),
 ]

@@ -10,6 +10,7 @@ from shopfeed.accounts import views as account_views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/signup/", account_views.signup, name="signup"),
+    path("accounts/login/", account_views.LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("@<str:handle>/follow/", account_views.follow_toggle, name="follow"),
     path("api/v1/", include("shopfeed.api_urls")),
