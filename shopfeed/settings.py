@@ -344,6 +344,8 @@ AXES_HANDLER = (
 AXES_CACHE = RATE_LIMIT_CACHE
 # New WebSocket connections per client address.
 WS_CONNECT_RATE = env.str("WS_CONNECT_RATE", default="60/min")
+# How long a WebSocket ticket (POST /api/v1/live/ws-ticket/, single use) stays valid.
+WS_TICKET_SECONDS = env.int("WS_TICKET_SECONDS", default=30)
 
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
