@@ -33,11 +33,11 @@ def _no_rate_limit_history():
     They live in the shared `ratelimit` cache (Redis when REDIS_URL is set, where the room
     server reads them too): only its keys are dropped, not the rest of the database.
     """
-    from django.conf import settings
-    from django.core.cache import caches
     from django.core.cache.backends.redis import RedisCache
 
-    cache = caches[settings.RATE_LIMIT_CACHE]
+    from shopfeed.throttling import ratelimit_cache
+
+    cache = ratelimit_cache()
     if isinstance(cache, RedisCache):
         client = cache._cache.get_client(write=True)
         keys = list(client.scan_iter(f"{cache.key_prefix}:*", count=1000))

@@ -95,7 +95,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(
-        "TEST_DATABASE_NAME", default="test_shopfeed"
+        "TEST_DATABASE_NAME", default=f"test_{DATABASES['default']['NAME']}"
     )
 
 AUTH_USER_MODEL = "accounts.User"
@@ -337,11 +337,10 @@ AXES_CLIENT_IP_CALLABLE = "shopfeed.throttling.client_ip"
 AXES_DISABLE_ACCESS_LOG = True
 # Shared counts need a shared cache; without Redis (make run) the database keeps them.
 AXES_HANDLER = (
-    "axes.handlers.cache.AxesCacheHandler"
+    "shopfeed.throttling.AxesCacheHandler"  # axes' own, on the `ratelimit` cache
     if REDIS_URL
     else "axes.handlers.database.AxesDatabaseHandler"
 )
-AXES_CACHE = RATE_LIMIT_CACHE
 # New WebSocket connections per client address.
 WS_CONNECT_RATE = env.str("WS_CONNECT_RATE", default="60/min")
 # How long a WebSocket ticket (POST /api/v1/live/ws-ticket/, single use) stays valid.
