@@ -346,6 +346,48 @@ WS_CONNECT_RATE = env.str("WS_CONNECT_RATE", default="60/min")
 # How long a WebSocket ticket (POST /api/v1/live/ws-ticket/, single use) stays valid.
 WS_TICKET_SECONDS = env.int("WS_TICKET_SECONDS", default=30)
 
+# --- Content-Security-Policy (django-csp) -------------------------------------------------------
+# Scripts and styles from our own origin only: templates carry no inline <script>, <style>,
+# style="" or on*="" (data goes through data- attributes and json_script), and htmx runs without
+# eval. shopfeed/csp.py adds what depends on the request or on other settings: ws:/wss: to the
+# page's own host, Stripe.js (STRIPE_JS_URL) with its API and frames, the HLS server.
+# MEDIA_ORIGINS: where images and videos come from when not from this site (a CDN, a bucket).
+INSTALLED_APPS += ["csp", "drf_spectacular_sidecar"]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                  "shopfeed.csp.CSPMiddleware")  # fmt: skip
+MEDIA_ORIGINS = env.list("MEDIA_ORIGINS", default=[])
+if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
+    MEDIA_ORIGINS.append(
+        env.str("AWS_S3_ENDPOINT_URL", default="")
+        or f"https://{env.str('AWS_STORAGE_BUCKET_NAME')}.s3.amazonaws.com"
+    )
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:", *MEDIA_ORIGINS],
+        # hls.js plays through a MediaSource (blob:) and runs its demuxer in a blob: worker.
+        "media-src": ["'self'", "blob:", *MEDIA_ORIGINS],
+        "worker-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "frame-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# The API docs load Swagger UI from our own static files, not a CDN.
+SPECTACULAR_SETTINGS.update(
+    SWAGGER_UI_DIST="SIDECAR",
+    SWAGGER_UI_FAVICON_HREF="SIDECAR",
+    REDOC_DIST="SIDECAR",
+    # Swagger UI would otherwise fetch a badge from validator.swagger.io.
+    SWAGGER_UI_SETTINGS={"deepLinking": True, "validatorUrl": None},
+)
+
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
     default="django.core.mail.backends.smtp.EmailBackend"
