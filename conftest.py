@@ -27,6 +27,27 @@ def _media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _no_rate_limit_history():
+    """Throttle counts, login lockouts and socket-connect counts start empty in every test.
+
+    They live in the shared `ratelimit` cache (Redis when REDIS_URL is set, where the room
+    server reads them too): only its keys are dropped, not the rest of the database.
+    """
+    from django.core.cache.backends.redis import RedisCache
+
+    from shopfeed.throttling import ratelimit_cache
+
+    cache = ratelimit_cache()
+    if isinstance(cache, RedisCache):
+        client = cache._cache.get_client(write=True)
+        keys = list(client.scan_iter(f"{cache.key_prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _require_marked_services(request):
     if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
         _missing("needs PostgreSQL: set DATABASE_URL=postgres://... (CI does)")

@@ -1,10 +1,15 @@
-"""Project-wide API plumbing: one place where domain errors become HTTP responses."""
+"""Project-wide API plumbing: one place where domain errors become HTTP responses, and the
+WebSocket ticket endpoint (the socket door itself is shopfeed/ws_auth.py)."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from shopfeed import ws_tickets
 from shopfeed.errors import ShopFeedError
 
 
@@ -21,3 +26,29 @@ def exception_handler(exc, context):
             body = {"detail": " ".join(exc.messages), "code": "invalid"}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
+
+
+class WebSocketTicketView(APIView):
+    """A single-use ticket to open the live room's WebSocket as the caller."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="live_ws_ticket_create",
+        summary="Get a single-use WebSocket ticket",
+        description=(
+            "Returns a ticket valid for `expires_in` seconds and one connection: open "
+            "`/ws/live/<session_id>/?ticket=<ticket>`. API tokens are not accepted in a "
+            "WebSocket URL (URLs end up in logs); clients that can send headers may use "
+            "`Authorization: Token <key>` instead. Authenticated by session (with CSRF) or token."
+        ),
+        request=None,
+        responses=inline_serializer(
+            "WebSocketTicket",
+            {"ticket": serializers.CharField(), "expires_in": serializers.IntegerField()},
+        ),
+        tags=["live"],
+    )
+    def post(self, request):
+        ticket = ws_tickets.issue_ticket(user=request.user)
+        return Response({"ticket": ticket, "expires_in": ws_tickets.ticket_lifetime()})

@@ -6,6 +6,7 @@ and `REDIS_URL` switch to PostgreSQL and Redis; `DJANGO_ENV=production` turns on
 hardening that `manage.py check --deploy` asks for and refuses to start without secrets.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -287,7 +288,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "shopfeed.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"anon": "600/min", "user": "1200/min"},
+    # Classes and rates: see "Abuse limits" below.
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ShopFeed API",
@@ -296,6 +297,101 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# --- Abuse limits: API throttles, login lockout, WebSocket connects ---------------------------
+# Rates are "N/period" (period s, min, hour or day), per client address (anonymous, login,
+# WebSocket connects) or per user. Counts live in the `ratelimit` cache: Redis when REDIS_URL
+# is set, so all processes share them. Every refusal over HTTP is a 429 with Retry-After.
+# Behind a proxy, set NUM_PROXIES to how many proxies append to X-Forwarded-For; until then the
+# header is ignored (a client could send any address in it). Uvicorn's --proxy-headers
+# --forwarded-allow-ips does the same for WebSockets.
+REST_FRAMEWORK["NUM_PROXIES"] = env.int("NUM_PROXIES", default=0)
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "shopfeed.throttling.AnonThrottle",
+    "shopfeed.throttling.UserThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "anon": env.str("THROTTLE_ANON_RATE", default="600/min"),
+    "user": env.str("THROTTLE_USER_RATE", default="1200/min"),
+    # Password attempts per address, on the token endpoint and the login form.
+    "login": env.str("THROTTLE_LOGIN_RATE", default="10/min"),
+}
+RATE_LIMIT_CACHE = "ratelimit"
+CACHES[RATE_LIMIT_CACHE] = {
+    **CACHES["default"],
+    "KEY_PREFIX": f"{CACHES['default'].get('KEY_PREFIX', 'shopfeed')}-ratelimit",
+}
+# django-axes: after LOGIN_FAILURE_LIMIT wrong passwords for one username (from anywhere) or
+# from one address (any usernames), logins are refused for LOGIN_LOCKOUT_MINUTES, then allowed
+# again; a good login forgets earlier mistakes. The answer never says whether the account exists.
+INSTALLED_APPS += ["axes"]
+# Axes turns a lockout noticed during authentication into the response: last, so outermost.
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+# Attempts made while locked out do not extend the lockout: it always ends.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "shopfeed.throttling.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "shopfeed.throttling.client_ip"
+AXES_DISABLE_ACCESS_LOG = True
+# Shared counts need a shared cache; without Redis (make run) the database keeps them.
+AXES_HANDLER = (
+    "shopfeed.throttling.AxesCacheHandler"  # axes' own, on the `ratelimit` cache
+    if REDIS_URL
+    else "axes.handlers.database.AxesDatabaseHandler"
+)
+# New WebSocket connections per client address.
+WS_CONNECT_RATE = env.str("WS_CONNECT_RATE", default="60/min")
+# How long a WebSocket ticket (POST /api/v1/live/ws-ticket/, single use) stays valid.
+WS_TICKET_SECONDS = env.int("WS_TICKET_SECONDS", default=30)
+
+# --- Content-Security-Policy (django-csp) -------------------------------------------------------
+# Scripts and styles from our own origin only: templates carry no inline <script>, <style>,
+# style="" or on*="" (data goes through data- attributes and json_script), and htmx runs without
+# eval. shopfeed/csp.py adds what depends on the request or on other settings: ws:/wss: to the
+# page's own host, Stripe.js (STRIPE_JS_URL) with its API and frames, the HLS server.
+# MEDIA_ORIGINS: where images and videos come from when not from this site (a CDN, a bucket).
+INSTALLED_APPS += ["csp", "drf_spectacular_sidecar"]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                  "shopfeed.csp.CSPMiddleware")  # fmt: skip
+MEDIA_ORIGINS = env.list("MEDIA_ORIGINS", default=[])
+if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
+    MEDIA_ORIGINS.append(
+        env.str("AWS_S3_ENDPOINT_URL", default="")
+        or f"https://{env.str('AWS_STORAGE_BUCKET_NAME')}.s3.amazonaws.com"
+    )
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:", *MEDIA_ORIGINS],
+        # hls.js plays through a MediaSource (blob:) and runs its demuxer in a blob: worker.
+        "media-src": ["'self'", "blob:", *MEDIA_ORIGINS],
+        "worker-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "frame-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# The API docs load Swagger UI from our own static files, not a CDN.
+SPECTACULAR_SETTINGS.update(
+    SWAGGER_UI_DIST="SIDECAR",
+    SWAGGER_UI_FAVICON_HREF="SIDECAR",
+    REDOC_DIST="SIDECAR",
+    # Swagger UI would otherwise fetch a badge from validator.swagger.io.
+    SWAGGER_UI_SETTINGS={"deepLinking": True, "validatorUrl": None},
+)
 
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",

@@ -107,3 +107,31 @@ def start_localstripe(*, log_path: Path) -> tuple[Process, str]:
     proc = Process([str(exe), "--port", str(port), "--from-scratch"], dict(os.environ), log_path)
     wait_for_port(port)
     return proc, f"http://127.0.0.1:{port}"
+
+
+def watch_csp(page) -> list[str]:
+    """Collect a Playwright page's Content-Security-Policy violations as they happen.
+
+    Both what the browser prints to the console ("Refused to ... Content Security Policy") and
+    the page's `securitypolicyviolation` events (read with `csp_violations`), which also catch
+    reports that never reach the console.
+    """
+    seen: list[str] = []
+
+    def on_console(message):
+        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+            seen.append(f"console: {message.text}")
+
+    page.on("console", on_console)
+    page.add_init_script(
+        "window.__csp = [];"
+        "document.addEventListener('securitypolicyviolation', e => window.__csp.push("
+        "e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') + ' at ' + e.sourceFile"
+        " + ':' + e.lineNumber));"
+    )
+    return seen
+
+
+def csp_violations(page, seen: list[str]) -> list[str]:
+    """What watch_csp saw, plus the current document's violation events."""
+    return [*seen, *(f"event: {v}" for v in page.evaluate("window.__csp || []"))]

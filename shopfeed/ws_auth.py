@@ -1,32 +1,162 @@
-"""Who is on the other end of a WebSocket: a browser session, or an API client's token.
+"""Who may open a WebSocket, and as whom: the door in front of every socket route.
 
-Browsers send their cookies to any site's WebSocket, so a socket that carries an Origin is
-admitted only from our own hosts (Channels' AllowedHostsOriginValidator). API clients (apps,
-scripts) send no Origin and authenticate with their DRF token, as `Authorization: Token <key>`
-or `?token=<key>` (browsers cannot set headers on a WebSocket). A socket without an Origin is
-admitted only with a token, and its cookies are ignored.
+In order, before anything reads the session:
+
+1. Connects are counted per client address (WS_CONNECT_RATE); over the limit the handshake is
+   answered 429 with Retry-After.
+2. Browsers send their cookies to any site's WebSocket, so a socket that carries an Origin is
+   admitted only from our own origin: the scheme, host and port the request itself was made to
+   (its Host header, ws -> http, wss -> https; the host must be in ALLOWED_HOSTS), or an origin
+   listed in CSRF_TRUSTED_ORIGINS. Channels' AllowedHostsOriginValidator compares hosts only,
+   so a page on another port of the same host would pass it.
+3. A socket without an Origin (an app, a script) must bring credentials: an
+   `Authorization: Token <key>` header or a single-use `?ticket=` (shopfeed.ws_tickets); its
+   cookies are ignored. A long-lived token in the query string is refused: URLs end up in logs.
+
+Then the session cookie is read (Channels' AuthMiddlewareStack), and a ticket or token header,
+when present, decides the user instead; an unknown one is refused, not treated as anonymous.
 """
 
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
+from asgiref.sync import sync_to_async
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
-from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+from django.utils.http import is_same_domain
+
+from shopfeed import throttling, ws_tickets
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def token_key(scope) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            kind, _, key = value.decode("latin-1").partition(" ")
-            if kind.lower() == "token" and key.strip():
-                return key.strip()
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    keys = query.get("token")
-    return keys[0] if keys and keys[0] else None
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
-def _has_origin(scope) -> bool:
-    return any(name == b"origin" for name, _ in scope.get("headers", []))
+def _query(scope) -> dict[str, list[str]]:
+    return parse_qs(scope.get("query_string", b"").decode("latin-1"))
+
+
+def header_token(scope) -> str | None:
+    value = _header(scope, b"authorization")
+    if value is None:
+        return None
+    kind, _, key = value.partition(" ")
+    return key.strip() if kind.lower() == "token" and key.strip() else None
+
+
+def ticket_of(scope) -> str | None:
+    tickets = _query(scope).get("ticket")
+    return tickets[0] if tickets and tickets[0] else None
+
+
+# --- origin ------------------------------------------------------------------------------------
+
+
+def _origin_tuple(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) with the default port filled in; None when it cannot be read."""
+    try:
+        parts = urlsplit(url.strip().lower())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname, port or _DEFAULT_PORTS[parts.scheme]
+
+
+def _host_allowed(host: str) -> bool:
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:  # as Django's own HttpRequest.get_host()
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    domain, _port = split_domain_port(host)
+    return bool(domain) and validate_host(domain, allowed)
+
+
+def _trusted(origin: tuple[str, str, int], raw: str) -> bool:
+    """CSRF_TRUSTED_ORIGINS, read as Django's CSRF check reads it (`https://*.example.com`)."""
+    for entry in settings.CSRF_TRUSTED_ORIGINS:
+        if "*" in entry:
+            scheme, _, pattern = entry.lower().partition("://")
+            netloc = urlsplit(raw.strip().lower()).netloc
+            if scheme == origin[0] and is_same_domain(netloc, pattern.lstrip("*")):
+                return True
+        elif _origin_tuple(entry) == origin:
+            return True
+    return False
+
+
+def origin_allowed(scope) -> bool:
+    raw, host = _header(scope, b"origin"), _header(scope, b"host")
+    if not raw or not host or not _host_allowed(host):
+        return False
+    origin = _origin_tuple(raw)
+    if origin is None:  # "null" (sandboxed frames, file://) and anything unreadable
+        return False
+    scheme = "https" if scope.get("scheme") == "wss" else "http"
+    return origin == _origin_tuple(f"{scheme}://{host}") or _trusted(origin, raw)
+
+
+# --- refusing ----------------------------------------------------------------------------------
+
+
+async def deny(scope, receive, send, *, status: int, reason: str, headers=()) -> None:
+    """Refuse the handshake: an HTTP answer where the server can send one (uvicorn), else a
+    close before accept (which servers answer with 403)."""
+    await receive()  # websocket.connect
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), *headers],
+            }
+        )
+        await send({"type": "websocket.http.response.body", "body": reason.encode()})
+    else:
+        await send({"type": "websocket.close", "code": 1013 if status == 429 else 1008})
+
+
+class SocketGate:
+    """Steps 1-3 of the module docstring."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        client = scope.get("client") or ("unknown", 0)
+        wait = await sync_to_async(throttling.count_websocket_connect, thread_sensitive=False)(
+            client[0]
+        )
+        if wait is not None:
+            return await deny(
+                scope, receive, send, status=429, reason="Too many connections; try again later.",
+                headers=[(b"retry-after", str(wait).encode())],
+            )  # fmt: skip
+        if "token" in _query(scope):
+            return await deny(
+                scope, receive, send, status=403,
+                reason="API tokens are not accepted in the URL: send an Authorization header, "
+                "or connect with ?ticket= from POST /api/v1/live/ws-ticket/.",
+            )  # fmt: skip
+        if _header(scope, b"origin") is not None:
+            if not origin_allowed(scope):
+                return await deny(scope, receive, send, status=403, reason="Origin not allowed.")
+            return await self.inner(scope, receive, send)
+        if header_token(scope) is None and ticket_of(scope) is None:
+            return await deny(
+                scope, receive, send, status=403, reason="No Origin and no credentials."
+            )
+        headers = [(k, v) for k, v in scope.get("headers", []) if k != b"cookie"]
+        return await self.inner(dict(scope, headers=headers), receive, send)
+
+
+# --- credentials -------------------------------------------------------------------------------
 
 
 @database_sync_to_async
@@ -39,37 +169,34 @@ def _token_user(key: str):
     return token.user
 
 
-class TokenAuthMiddleware:
-    """Put the token's user in scope["user"]; an unknown token is refused, not anonymous."""
+@database_sync_to_async
+def _ticket_user(ticket: str):
+    from django.contrib.auth import get_user_model
+
+    user_id = ws_tickets.redeem_ticket(ticket)
+    if user_id is None:
+        return None
+    return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+
+
+class CredentialsMiddleware:
+    """A ticket or token header decides scope["user"]; an unknown one is refused."""
 
     def __init__(self, inner):
         self.inner = inner
 
     async def __call__(self, scope, receive, send):
-        key = token_key(scope)
-        if key is not None:
-            user = await _token_user(key)
+        ticket, key = ticket_of(scope), header_token(scope)
+        if ticket is not None or key is not None:
+            user = await (_ticket_user(ticket) if ticket is not None else _token_user(key))
             if user is None:
-                return await WebsocketDenier()(scope, receive, send)
+                return await deny(
+                    scope, receive, send, status=403, reason="Unknown, used or expired credentials."
+                )
             scope = dict(scope, user=user)
         return await self.inner(scope, receive, send)
 
 
-class OriginOrTokenValidator:
-    """Browsers (which always send an Origin) must come from our hosts; clients without an
-    Origin must bring a token, and their cookies are dropped."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.origin_checked = AllowedHostsOriginValidator(inner)
-
-    async def __call__(self, scope, receive, send):
-        if not _has_origin(scope) and token_key(scope) is not None:
-            headers = [(k, v) for k, v in scope.get("headers", []) if k != b"cookie"]
-            return await self.inner(dict(scope, headers=headers), receive, send)
-        return await self.origin_checked(scope, receive, send)
-
-
 def websocket_stack(inner):
-    """Origin check, then session cookie auth, then token auth (which wins when present)."""
-    return OriginOrTokenValidator(AuthMiddlewareStack(TokenAuthMiddleware(inner)))
+    """Gate (rate, origin, credentials present), session cookie, then ticket or token."""
+    return SocketGate(AuthMiddlewareStack(CredentialsMiddleware(inner)))

@@ -71,7 +71,7 @@ class ProductImageInline(admin.TabularInline):
     @admin.display(description="Preview")
     def preview(self, obj):
         if obj.pk and (obj.thumbnail or obj.image):
-            return format_html('<img src="{}" style="height:60px">', obj.display_url)
+            return format_html('<img src="{}" height="60" alt="">', obj.display_url)
         return "—"
 
 

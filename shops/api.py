@@ -14,7 +14,6 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, mixins, parsers, status, viewsets
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
@@ -358,5 +357,4 @@ urlpatterns = [
     *router.urls,
     path("creators/<str:handle>/shopping-tab/", ShoppingTabView.as_view(), name="shopping-tab"),
     path("search/", SearchView.as_view(), name="search"),
-    path("auth/token/", obtain_auth_token, name="token"),
 ]

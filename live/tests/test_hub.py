@@ -263,13 +263,14 @@ def test_without_redis_the_room_works_inside_one_process(memory_bus, shop):
     client.force_login(user)
     headers = [
         (b"origin", b"http://testserver"),
+        (b"host", b"testserver"),
         (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
     ]
     path = f"/ws/live/{session.pk}/"
 
     async def scenario():
         viewer = WebsocketCommunicator(
-            application, path, headers=[(b"origin", b"http://localhost")]
+            application, path, headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")]
         )
         chatter = WebsocketCommunicator(application, path, headers=headers)
         for c in (viewer, chatter):

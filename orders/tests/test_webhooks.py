@@ -89,6 +89,25 @@ def test_an_old_signed_event_is_rejected(client):
     assert not StripeEvent.objects.exists()
 
 
+def test_an_event_stamped_in_the_future_is_rejected(client):
+    payload = _pi_event("payment_intent.succeeded", "pi_future")
+
+    response = post_webhook(client, payload, sign(payload, timestamp=int(time.time()) + 86400))
+
+    assert response.status_code == 400
+    assert not StripeEvent.objects.exists()
+
+
+def test_an_event_stamped_a_little_ahead_of_our_clock_is_accepted(client):
+    # Stripe's clock and ours may drift apart a little: the same 300 s tolerance both ways.
+    payload = _pi_event("some.event_we_ignore", "pi_skew")
+
+    response = post_webhook(client, payload, sign(payload, timestamp=int(time.time()) + 60))
+
+    assert response.status_code == 200
+    assert StripeEvent.objects.count() == 1
+
+
 def test_only_post_is_allowed(client):
     assert client.get("/stripe/webhook/").status_code == 405
 

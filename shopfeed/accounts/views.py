@@ -1,9 +1,11 @@
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from shopfeed import throttling
 from shopfeed.errors import ShopFeedError
 
 from . import services
@@ -34,3 +36,16 @@ def follow_toggle(request, handle):
     except ShopFeedError as exc:
         messages.error(request, exc.message)
     return redirect("shops:profile", handle=creator.handle)
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login form, with password attempts counted per address (the `login` rate).
+
+    Lockouts per account and address (django-axes) happen inside authentication itself.
+    """
+
+    def post(self, request, *args, **kwargs):
+        wait = throttling.login_attempt_refused(request)
+        if wait is not None:
+            return throttling.too_many_attempts(request, wait=wait, code="throttled")
+        return super().post(request, *args, **kwargs)
