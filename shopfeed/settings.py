@@ -119,7 +119,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
-MEDIA_URL = "/media/"
+# Uploads are other people's bytes: in production serve them from another origin (a CDN or the
+# bucket's domain, e.g. https://media.example-cdn.com/), so nothing stored can act on our pages.
+MEDIA_URL = env.str("MEDIA_URL", default="/media/")
+if not MEDIA_URL.endswith("/"):
+    MEDIA_URL += "/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 # Django serves media itself only in development; production puts object storage in front.
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=not PRODUCTION)
@@ -137,6 +141,10 @@ if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
     AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME")
     AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default=None)
     AWS_QUERYSTRING_AUTH = False
+    if "://" in MEDIA_URL:
+        # django-storages builds file URLs from the custom domain, not from MEDIA_URL.
+        _media_scheme, _, AWS_S3_CUSTOM_DOMAIN = MEDIA_URL.rstrip("/").partition("://")
+        AWS_S3_URL_PROTOCOL = f"{_media_scheme}:"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,11 +1,11 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from orders.webhooks import stripe_webhook
 from shopfeed.accounts import views as account_views
+from shopfeed.media import serve_media
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -21,12 +21,6 @@ urlpatterns = [
     path("", include("shops.urls")),
 ]
 
-if settings.SERVE_MEDIA:
-    urlpatterns.insert(
-        0,
-        re_path(
-            rf"^{settings.MEDIA_URL.lstrip('/')}(?P<path>.*)$",
-            serve,
-            {"document_root": settings.MEDIA_ROOT},
-        ),
-    )
+# Only a same-origin MEDIA_URL (a path) is ours to serve; an absolute one is another server.
+if settings.SERVE_MEDIA and settings.MEDIA_URL.startswith("/"):
+    urlpatterns.insert(0, re_path(rf"^{settings.MEDIA_URL.lstrip('/')}(?P<path>.*)$", serve_media))
