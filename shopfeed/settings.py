@@ -94,7 +94,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(
-        "TEST_DATABASE_NAME", default="test_shopfeed"
+        "TEST_DATABASE_NAME", default=f"test_{DATABASES['default']['NAME']}"
     )
 
 AUTH_USER_MODEL = "accounts.User"
