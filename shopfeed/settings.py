@@ -300,6 +300,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# The site's own address, for links that leave it (emails). Required in production.
+SITE_URL = env.str("SITE_URL", default="" if PRODUCTION else "http://127.0.0.1:8000")
+if PRODUCTION and not SITE_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("SITE_URL (e.g. https://shop.example.com) is required.")
+
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
     default="django.core.mail.backends.smtp.EmailBackend"
