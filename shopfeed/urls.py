@@ -1,5 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -7,7 +9,15 @@ from orders.webhooks import stripe_webhook
 from shopfeed.accounts import views as account_views
 from shopfeed.media import serve_media
 
+
+def favicon(request):
+    # Browsers ask for /favicon.ico whatever a page links. Not permanent: the static URL
+    # carries a content hash in production and changes with the icon.
+    return HttpResponseRedirect(static("favicon.ico"))
+
+
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("accounts/signup/", account_views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
