@@ -25,11 +25,14 @@ seed: migrate
 	$(BIN)/python manage.py seed_live_demo
 
 # Web (ASGI: HTTP + WebSocket), a real Celery worker and beat, and localstripe, under honcho.
+# Ctrl-C reaches make, this shell and honcho; honcho stops the processes (SIGTERM, then SIGKILL
+# after 5 s, so each one in Procfile.dev stops sooner) and exits 130: a normal stop, not an
+# error. The trap keeps this shell alive to say so.
 run: seed
 	@echo ""
 	@echo "  ShopFeed is starting on http://127.0.0.1:$(PORT)/  (Ctrl-C stops everything)"
 	@echo ""
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f Procfile.dev start
+	@trap : INT; PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f Procfile.dev start || [ $$? -eq 130 ]
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

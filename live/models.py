@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
-from shops.images import validate_image_file
+from shops.images import UploadedImageField
 
 
 def new_stream_key() -> str:
@@ -24,9 +24,7 @@ class LiveSession(models.Model):
         "shops.Shop", null=True, blank=True, on_delete=models.PROTECT, related_name="live_sessions"
     )
     title = models.CharField(max_length=120)
-    cover = models.ImageField(
-        upload_to="live/covers/%Y/%m/", blank=True, validators=[validate_image_file]
-    )
+    cover = UploadedImageField(upload_to="live/covers/%Y/%m/", blank=True)
     scheduled_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
     # Secret: whoever holds it can publish video as this session. Rotatable.

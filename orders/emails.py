@@ -6,9 +6,10 @@ server failure is logged and never undoes the order change (`robust=True`).
 """
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 
 from shops.money import format_money
@@ -17,16 +18,25 @@ from .models import Order, Refund
 
 
 def _absolute(path: str) -> str:
-    # SITE_URL (e.g. https://shopfeed.example) makes links absolute when it is set.
-    return f"{getattr(settings, 'SITE_URL', '').rstrip('/')}{path}"
+    # Mail is read outside the site, so every link carries the site's address.
+    return f"{settings.SITE_URL.rstrip('/')}{path}"
+
+
+def _render_text(name: str, context: dict) -> str:
+    # Plain text is not HTML: escaping would mail "Leo&#x27;s Kitchen".
+    return get_template(name).template.render(Context(context, autoescape=False))
 
 
 def _send(template: str, context: dict, to: str) -> None:
     if not to:
         return
-    subject = render_to_string(f"emails/{template}_subject.txt", context)
-    body = render_to_string(f"emails/{template}.txt", context)
-    send_mail(" ".join(subject.split()), body, None, [to])
+    subject = " ".join(_render_text(f"emails/{template}_subject.txt", context).split())
+    message = EmailMultiAlternatives(
+        subject, _render_text(f"emails/{template}.txt", context), None, [to]
+    )
+    html = render_to_string(f"emails/{template}.html", {**context, "subject": subject})
+    message.attach_alternative(html, "text/html")
+    message.send()
 
 
 def _load_order(order_id: int) -> Order:

@@ -120,7 +120,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
-MEDIA_URL = "/media/"
+# Uploads are other people's bytes: in production serve them from another origin (a CDN or the
+# bucket's domain, e.g. https://media.example-cdn.com/), so nothing stored can act on our pages.
+MEDIA_URL = env.str("MEDIA_URL", default="/media/")
+if not MEDIA_URL.endswith("/"):
+    MEDIA_URL += "/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 # Django serves media itself only in development; production puts object storage in front.
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=not PRODUCTION)
@@ -138,6 +142,10 @@ if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
     AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME")
     AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default=None)
     AWS_QUERYSTRING_AUTH = False
+    if "://" in MEDIA_URL:
+        # django-storages builds file URLs from the custom domain, not from MEDIA_URL.
+        _media_scheme, _, AWS_S3_CUSTOM_DOMAIN = MEDIA_URL.rstrip("/").partition("://")
+        AWS_S3_URL_PROTOCOL = f"{_media_scheme}:"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -392,6 +400,11 @@ SPECTACULAR_SETTINGS.update(
     # Swagger UI would otherwise fetch a badge from validator.swagger.io.
     SWAGGER_UI_SETTINGS={"deepLinking": True, "validatorUrl": None},
 )
+
+# The site's own address, for links that leave it (emails). Required in production.
+SITE_URL = env.str("SITE_URL", default="" if PRODUCTION else "http://127.0.0.1:8000")
+if PRODUCTION and not SITE_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("SITE_URL (e.g. https://shop.example.com) is required.")
 
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",

@@ -1,13 +1,23 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import include, path, re_path
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from orders.payments.webhooks import stripe_webhook
 from shopfeed.accounts import views as account_views
+from shopfeed.media import serve_media
+
+
+def favicon(request):
+    # Browsers ask for /favicon.ico whatever a page links. Not permanent: the static URL
+    # carries a content hash in production and changes with the icon.
+    return HttpResponseRedirect(static("favicon.ico"))
+
 
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("accounts/signup/", account_views.signup, name="signup"),
     path("accounts/login/", account_views.LoginView.as_view(), name="login"),
@@ -23,12 +33,6 @@ urlpatterns = [
     path("", include("shops.urls")),
 ]
 
-if settings.SERVE_MEDIA:
-    urlpatterns.insert(
-        0,
-        re_path(
-            rf"^{settings.MEDIA_URL.lstrip('/')}(?P<path>.*)$",
-            serve,
-            {"document_root": settings.MEDIA_ROOT},
-        ),
-    )
+# Only a same-origin MEDIA_URL (a path) is ours to serve; an absolute one is another server.
+if settings.SERVE_MEDIA and settings.MEDIA_URL.startswith("/"):
+    urlpatterns.insert(0, re_path(rf"^{settings.MEDIA_URL.lstrip('/')}(?P<path>.*)$", serve_media))

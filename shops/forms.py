@@ -110,7 +110,11 @@ class ProductForm(forms.Form):
         help_text="The product's address in your tab; made from the title when left empty.",
     )
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 5}))
-    status = forms.ChoiceField(choices=Product.Status.choices, initial=Product.Status.DRAFT)
+    status = forms.ChoiceField(
+        choices=Product.Status.choices,
+        initial=Product.Status.DRAFT,
+        help_text="Drafts are not shown on your shopping tab — set Status to Active to publish.",
+    )
     category = forms.ModelChoiceField(
         queryset=Category.objects.all(), required=False, empty_label="— none —"
     )

@@ -3,7 +3,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
 
-from .images import validate_image_file
+from .images import UploadedImageField
 
 currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO currency code.")
 
@@ -19,9 +19,7 @@ class Shop(models.Model):
     name = models.CharField(max_length=80)
     slug = models.SlugField(max_length=80, unique=True)
     description = models.TextField(max_length=2000, blank=True)
-    logo = models.ImageField(
-        upload_to="shops/logos/%Y/%m/", blank=True, validators=[validate_image_file]
-    )
+    logo = UploadedImageField(upload_to="shops/logos/%Y/%m/", blank=True)
     currency = models.CharField(max_length=3, default="USD", validators=[currency_validator])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     suspended_reason = models.TextField(blank=True)
@@ -183,9 +181,7 @@ class Variant(models.Model):
 class ProductImage(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
     # Blank for an image known only by its source_url (imported from a CSV, not downloaded).
-    image = models.ImageField(
-        upload_to="products/%Y/%m/", blank=True, validators=[validate_image_file]
-    )
+    image = UploadedImageField(upload_to="products/%Y/%m/", blank=True)
     thumbnail = models.ImageField(upload_to="products/thumbs/%Y/%m/", blank=True)
     alt_text = models.CharField(max_length=200, blank=True)
     position = models.PositiveIntegerField(default=0)

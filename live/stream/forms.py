@@ -1,7 +1,7 @@
 from django import forms
 from django.utils import timezone
 
-from shops.images import validate_image_file
+from shops.images import IMAGE_ACCEPT, validate_image_file
 
 
 class LineupField(forms.ModelMultipleChoiceField):
@@ -16,7 +16,12 @@ class SessionForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
     )
-    cover = forms.ImageField(required=False, validators=[validate_image_file])
+    # A plain file field: forms.ImageField would try every format Pillow knows.
+    cover = forms.FileField(
+        required=False,
+        validators=[validate_image_file],
+        widget=forms.ClearableFileInput(attrs={"accept": IMAGE_ACCEPT}),
+    )
     product_ids = LineupField(
         label="Lineup",
         queryset=None,

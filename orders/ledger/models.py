@@ -10,6 +10,7 @@ impossible, not just untested.
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 
 
 class LedgerAccount(models.Model):
@@ -37,10 +38,16 @@ class LedgerAccount(models.Model):
 
     class Meta:
         constraints = [
+            # One account per kind, currency and owner, an empty owner counting as one value.
+            # A unique index on the nullable columns would let NULLs repeat, and
+            # nulls_distinct=False does not exist on SQLite; ids start at 1, so 0 stands for
+            # "none" on both databases.
             models.UniqueConstraint(
-                fields=["kind", "currency", "shop", "user"],
-                name="orders_ledgeraccount_unique",
-                nulls_distinct=False,
+                "kind",
+                "currency",
+                Coalesce("shop", 0),
+                Coalesce("user", 0),
+                name="orders_ledgeraccount_unique_owner",
             ),
         ]
 

@@ -3,6 +3,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 
+from shopfeed.images import UploadedImageField
+
 handle_validator = RegexValidator(
     r"^[A-Za-z0-9_.]{2,30}$",
     "A handle is 2-30 letters, digits, underscores or dots.",
@@ -17,7 +19,7 @@ class User(AbstractUser):
         help_text="Public name in URLs: /@handle/.",
     )
     display_name = models.CharField(max_length=80, blank=True)
-    avatar = models.ImageField(upload_to="avatars/%Y/%m/", blank=True)
+    avatar = UploadedImageField(upload_to="avatars/%Y/%m/", blank=True)
     bio = models.TextField(max_length=500, blank=True)
     birth_date = models.DateField(null=True, blank=True)
     is_creator = models.BooleanField(default=False)
