@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.db.utils import IntegrityError
 
+from shopfeed import parsers
 from shopfeed.errors import ShopFeedError
 
 from . import actions, chat, selectors
@@ -205,7 +206,10 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
             self.sock.push_text(_error("too_large", f"Frames are at most {MAX_FRAME} characters."))
             return
         try:
-            frame = json.loads(text)
+            frame = parsers.loads(text)  # bounded depth, no NUL: never a RecursionError
+        except parsers.UnsafeJSON as exc:
+            self.sock.push_text(_error("bad_json", str(exc)))
+            return
         except ValueError:
             self.sock.push_text(_error("bad_json", "That frame is not valid JSON."))
             return

@@ -2,7 +2,9 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import status
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from shopfeed.errors import ShopFeedError
@@ -20,4 +22,18 @@ def exception_handler(exc, context):
         else:
             body = {"detail": " ".join(exc.messages), "code": "invalid"}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    data = response.data if response is not None else None
+    if isinstance(data, dict) and set(data) == {"detail"}:
+        # Every API error reads {"detail", "code"} (DESIGN.md section 8), DRF's own included.
+        codes = exc.get_codes() if hasattr(exc, "get_codes") else None
+        response.data["code"] = codes if isinstance(codes, str) else "error"
+    return response
+
+
+class TokenView(ObtainAuthToken):
+    # DRF's view names its own parsers; ours refuse NUL and runaway nesting (shopfeed.parsers).
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+
+
+obtain_auth_token = TokenView.as_view()

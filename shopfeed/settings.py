@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads the session or a form: a NUL would reach PostgreSQL as a 500.
+    "shopfeed.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -270,6 +272,8 @@ IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 THUMBNAIL_SIZE = (400, 400)
 CSV_IMPORT_MAX_BYTES = env.int("CSV_IMPORT_MAX_BYTES", default=10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
+# Largest JSON body the API reads (a product with 100 variants is well under 100 KB).
+API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=1024 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -280,6 +284,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # NUL-free, depth- and size-bounded (a 4xx rather than a RecursionError or a DataError).
+    "DEFAULT_PARSER_CLASSES": [
+        "shopfeed.parsers.JSONParser",
+        "shopfeed.parsers.FormParser",
+        "shopfeed.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "shopfeed.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"anon": "600/min", "user": "1200/min"},

@@ -13,13 +13,14 @@ from django.urls import path
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import exceptions, generics, mixins, parsers, status, viewsets
-from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework import exceptions, generics, mixins, status, viewsets
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from shopfeed import parsers
+from shopfeed.api import obtain_auth_token
 from shopfeed.errors import NotAllowed
 
 from . import selectors, services

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from .images import validate_image_file
 from .models import Category, Product, ProductImage, Shop
-from .services import VariantInput
+from .services import MAX_POSITION, VariantInput
 
 # Largest amount/quantity PostgreSQL's integer column holds; above it the insert would fail.
 MAX_INT = 2_147_483_647
@@ -127,7 +127,7 @@ class VariantSerializer(ReadOnlyWrites, serializers.Serializer):
     quantity = serializers.IntegerField(
         min_value=0, max_value=MAX_INT, required=False, help_text="Units in stock."
     )
-    position = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False)
+    position = serializers.IntegerField(min_value=0, max_value=MAX_POSITION, required=False)
     in_stock = serializers.BooleanField(read_only=True)
 
     def validate(self, attrs):
@@ -155,7 +155,7 @@ class ProductImageSerializer(ReadOnlyWrites, serializers.Serializer):
         help_text="Null until the thumbnail has been made (a background task)."
     )
     alt_text = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    position = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False)
+    position = serializers.IntegerField(min_value=0, max_value=MAX_POSITION, required=False)
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_url(self, img) -> str | None:
