@@ -6,6 +6,7 @@ and `REDIS_URL` switch to PostgreSQL and Redis; `DJANGO_ENV=production` turns on
 hardening that `manage.py check --deploy` asks for and refuses to start without secrets.
 """
 
+import sys
 from pathlib import Path
 
 import environ
@@ -90,11 +91,35 @@ TEMPLATES = [
 ]
 
 # Database: SQLite by default, PostgreSQL (or anything dj-database-url style) via DATABASE_URL.
+# Which server this process is: shopfeed/asgi.py says "asgi" before settings load (so does
+# `runserver`, daphne's ASGI server); gunicorn, Celery and commands are "wsgi".
+SERVER = env.str("SHOPFEED_SERVER", default="") or (
+    "asgi" if sys.argv[1:2] == ["runserver"] else "wsgi"
+)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Persistent connections were worth ~2.9x on a list endpoint (DESIGN.md section 6).
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    # Names this process's connections in pg_stat_activity.
+    _app_name = env.str("DB_APPLICATION_NAME", default="") or f"shopfeed-{SERVER}"
+    _options["application_name"] = _app_name
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if SERVER == "asgi":
+        # Persistent connections belong to a thread, and ASGI runs each sync view in a thread
+        # that then goes away: 20 concurrent requests held 29 connections that outlived the
+        # load. A pool per process bounds them and keeps them warm (it needs CONN_MAX_AGE=0).
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        _options["pool"] = {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+            # A request waits this long for a free connection, then fails.
+            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+            # Connections above min_size close after idling this long (one per period).
+            "max_idle": env.float("DB_POOL_MAX_IDLE", default=60.0),
+        }
+    else:
+        # WSGI workers keep their threads: persistent connections were worth ~2.9x on a list
+        # endpoint (DESIGN.md section 6).
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(
         "TEST_DATABASE_NAME", default="test_shopfeed"
     )
