@@ -1,6 +1,8 @@
 """Project-wide API plumbing: one place where domain errors become HTTP responses."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
@@ -37,3 +39,35 @@ class TokenView(ObtainAuthToken):
 
 
 obtain_auth_token = TokenView.as_view()
+
+
+# Django's own error pages, for errors raised before or outside DRF (a malformed multipart
+# body, an unknown path): JSON under /api/, the usual pages elsewhere.
+def _api_error(request, status_code: int, detail: str, code: str):
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": detail, "code": code}, status=status_code)
+    return None
+
+
+def bad_request(request, exception):
+    return _api_error(request, 400, "Malformed request.", "bad_request") or defaults.bad_request(
+        request, exception
+    )
+
+
+def permission_denied(request, exception):
+    return _api_error(
+        request, 403, "You are not allowed to do that.", "permission_denied"
+    ) or defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception):
+    return _api_error(request, 404, "Not found.", "not_found") or defaults.page_not_found(
+        request, exception
+    )
+
+
+def server_error(request):
+    return _api_error(
+        request, 500, "Something went wrong on our side.", "server_error"
+    ) or defaults.server_error(request)

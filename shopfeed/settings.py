@@ -121,7 +121,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # endpoint (DESIGN.md section 6).
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(
-        "TEST_DATABASE_NAME", default="test_shopfeed"
+        "TEST_DATABASE_NAME", default=f"test_{DATABASES['default']['NAME']}"
     )
 
 AUTH_USER_MODEL = "accounts.User"
@@ -306,7 +306,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "shopfeed.pagination.Pagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # NUL-free, depth- and size-bounded (a 4xx rather than a RecursionError or a DataError).
@@ -315,7 +315,7 @@ REST_FRAMEWORK = {
         "shopfeed.parsers.FormParser",
         "shopfeed.parsers.MultiPartParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "shopfeed.schema.AutoSchema",
     "EXCEPTION_HANDLER": "shopfeed.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"anon": "600/min", "user": "1200/min"},
 }

@@ -21,6 +21,11 @@ urlpatterns = [
     path("", include("shops.urls")),
 ]
 
+handler400 = "shopfeed.api.bad_request"
+handler403 = "shopfeed.api.permission_denied"
+handler404 = "shopfeed.api.page_not_found"
+handler500 = "shopfeed.api.server_error"
+
 if settings.SERVE_MEDIA:
     urlpatterns.insert(
         0,
