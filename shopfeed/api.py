@@ -2,6 +2,8 @@
 WebSocket ticket endpoint (the socket door itself is shopfeed/ws_auth.py)."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import JsonResponse
+from django.views import defaults
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -25,7 +27,45 @@ def exception_handler(exc, context):
         else:
             body = {"detail": " ".join(exc.messages), "code": "invalid"}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    data = response.data if response is not None else None
+    if isinstance(data, dict) and set(data) == {"detail"}:
+        # Every API error reads {"detail", "code"} (DESIGN.md section 8), DRF's own included.
+        codes = exc.get_codes() if hasattr(exc, "get_codes") else None
+        response.data["code"] = codes if isinstance(codes, str) else "error"
+    return response
+
+
+# Django's own error pages, for errors raised before or outside DRF (a malformed multipart
+# body, an unknown path): JSON under /api/, the usual pages elsewhere.
+def _api_error(request, status_code: int, detail: str, code: str):
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": detail, "code": code}, status=status_code)
+    return None
+
+
+def bad_request(request, exception):
+    return _api_error(request, 400, "Malformed request.", "bad_request") or defaults.bad_request(
+        request, exception
+    )
+
+
+def permission_denied(request, exception):
+    return _api_error(
+        request, 403, "You are not allowed to do that.", "permission_denied"
+    ) or defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception):
+    return _api_error(request, 404, "Not found.", "not_found") or defaults.page_not_found(
+        request, exception
+    )
+
+
+def server_error(request):
+    return _api_error(
+        request, 500, "Something went wrong on our side.", "server_error"
+    ) or defaults.server_error(request)
 
 
 class WebSocketTicketView(APIView):

@@ -5,6 +5,8 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopfeed.settings")
+# Read by settings as they load (just below): this process pools its database connections.
+os.environ.setdefault("SHOPFEED_SERVER", "asgi")
 
 django_asgi_app = get_asgi_application()
 

@@ -6,6 +6,7 @@ and `REDIS_URL` switch to PostgreSQL and Redis; `DJANGO_ENV=production` turns on
 hardening that `manage.py check --deploy` asks for and refuses to start without secrets.
 """
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -60,6 +61,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads the session or a form: a NUL would reach PostgreSQL as a 500.
+    "shopfeed.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -89,11 +92,35 @@ TEMPLATES = [
 ]
 
 # Database: SQLite by default, PostgreSQL (or anything dj-database-url style) via DATABASE_URL.
+# Which server this process is: shopfeed/asgi.py says "asgi" before settings load (so does
+# `runserver`, daphne's ASGI server); gunicorn, Celery and commands are "wsgi".
+SERVER = env.str("SHOPFEED_SERVER", default="") or (
+    "asgi" if sys.argv[1:2] == ["runserver"] else "wsgi"
+)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Persistent connections were worth ~2.9x on a list endpoint (DESIGN.md section 6).
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    # Names this process's connections in pg_stat_activity.
+    _app_name = env.str("DB_APPLICATION_NAME", default="") or f"shopfeed-{SERVER}"
+    _options["application_name"] = _app_name
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if SERVER == "asgi":
+        # Persistent connections belong to a thread, and ASGI runs each sync view in a thread
+        # that then goes away: 20 concurrent requests held 29 connections that outlived the
+        # load. A pool per process bounds them and keeps them warm (it needs CONN_MAX_AGE=0).
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        _options["pool"] = {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+            # A request waits this long for a free connection, then fails.
+            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+            # Connections above min_size close after idling this long (one per period).
+            "max_idle": env.float("DB_POOL_MAX_IDLE", default=60.0),
+        }
+    else:
+        # WSGI workers keep their threads: persistent connections were worth ~2.9x on a list
+        # endpoint (DESIGN.md section 6).
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str(
         "TEST_DATABASE_NAME", default=f"test_{DATABASES['default']['NAME']}"
     )
@@ -284,6 +311,8 @@ IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 THUMBNAIL_SIZE = (400, 400)
 CSV_IMPORT_MAX_BYTES = env.int("CSV_IMPORT_MAX_BYTES", default=10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
+# Largest JSON body the API reads (a product with 100 variants is well under 100 KB).
+API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=1024 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -291,10 +320,16 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "shopfeed.pagination.Pagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # NUL-free, depth- and size-bounded (a 4xx rather than a RecursionError or a DataError).
+    "DEFAULT_PARSER_CLASSES": [
+        "shopfeed.parsers.JSONParser",
+        "shopfeed.parsers.FormParser",
+        "shopfeed.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "shopfeed.schema.AutoSchema",
     "EXCEPTION_HANDLER": "shopfeed.api.exception_handler",
     # Classes and rates: see "Abuse limits" below.
 }

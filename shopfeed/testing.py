@@ -22,7 +22,12 @@ def database_url_for_tests() -> str:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    # SHOPFEED_SERVER is set by importing shopfeed.asgi; each child says what it is itself.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PYTEST_") and k != "SHOPFEED_SERVER"
+    }
     env.update(
         DJANGO_SETTINGS_MODULE="shopfeed.settings",
         DATABASE_URL=database_url_for_tests(),

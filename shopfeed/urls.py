@@ -33,6 +33,11 @@ urlpatterns = [
     path("", include("shops.urls")),
 ]
 
+handler400 = "shopfeed.api.bad_request"
+handler403 = "shopfeed.api.permission_denied"
+handler404 = "shopfeed.api.page_not_found"
+handler500 = "shopfeed.api.server_error"
+
 # Only a same-origin MEDIA_URL (a path) is ours to serve; an absolute one is another server.
 if settings.SERVE_MEDIA and settings.MEDIA_URL.startswith("/"):
     urlpatterns.insert(0, re_path(rf"^{settings.MEDIA_URL.lstrip('/')}(?P<path>.*)$", serve_media))

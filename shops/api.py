@@ -6,25 +6,35 @@ and again by the services). Lists read through the selectors so their query coun
 same however many rows there are.
 """
 
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import exceptions, generics, mixins, parsers, status, viewsets
-from rest_framework.pagination import PageNumberPagination
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
+from rest_framework import exceptions, generics, mixins, status, viewsets
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from shopfeed import parsers
 from shopfeed.errors import NotAllowed
+from shopfeed.pagination import Pagination
 
 from . import selectors, services
 from .filters import ProductFilter
 from .models import Product, ProductImage, Shop, Variant
 from .serializers import (
+    MAX_INT,
     ProductCardSerializer,
     ProductImageSerializer,
     ProductSerializer,
@@ -36,12 +46,6 @@ app_name = "shops_api"
 
 
 # --- plumbing ------------------------------------------------------------------------------
-
-
-class Pagination(PageNumberPagination):
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
 
 
 def owner_id_of(obj) -> int | None:
@@ -67,6 +71,56 @@ class OwnerOnlyWrites(BasePermission):
         )
 
 
+class StrictBooleanField(forms.Field):
+    """true or false, nothing else (the page's form reads anything else as "not set")."""
+
+    def to_python(self, value):
+        if value is None:
+            return None
+        if value in ("true", "false"):
+            return value == "true"
+        raise DjangoValidationError("Use true or false.", code="invalid")
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+PRICE_SCHEMA = {"type": "integer", "minimum": 0, "maximum": MAX_INT}
+
+
+class APIProductFilter(ProductFilter):
+    """The pages' filters, read as the schema documents them: whole-cent prices, a category
+    slug that matches no product when unknown, and a strict boolean."""
+
+    category = django_filters.CharFilter(field_name="category__slug", label="Category slug")
+    min_price = extend_schema_field(PRICE_SCHEMA)(
+        IntegerFilter(
+            field_name="max_price_amount",
+            lookup_expr="gte",
+            label="Min price (cents)",
+            min_value=0,
+            max_value=MAX_INT,
+        )
+    )
+    max_price = extend_schema_field(PRICE_SCHEMA)(
+        IntegerFilter(
+            field_name="min_price_amount",
+            lookup_expr="lte",
+            label="Max price (cents)",
+            min_value=0,
+            max_value=MAX_INT,
+        )
+    )
+    in_stock = extend_schema_field(OpenApiTypes.BOOL)(
+        StrictBooleanFilter(method="filter_in_stock", label="In stock only")
+    )
+
+
 class ProductFilterBackend(DjangoFilterBackend):
     """django-filter, minus the parameters a view has already applied (`filterset_skip`)."""
 
@@ -85,6 +139,13 @@ class APIBase:
     permission_classes = [IsAuthenticatedOrReadOnly, OwnerOnlyWrites]
     pagination_class = Pagination
     filter_backends: list = []
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # Every query parameter here is a single value; a repeated one is not silently cut.
+        repeated = sorted(k for k, values in request.query_params.lists() if len(values) > 1)
+        if repeated:
+            raise exceptions.ValidationError({k: ["Give this parameter once."] for k in repeated})
 
     def permission_denied(self, request, message=None, code=None):
         # Signed in but refused: the domain error, so the body carries a `code`.
@@ -167,7 +228,7 @@ class ProductViewSet(
 ):
     serializer_class = ProductSerializer
     filter_backends = [ProductFilterBackend]
-    filterset_class = ProductFilter
+    filterset_class = APIProductFilter
     lookup_value_regex = r"\d+"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
@@ -316,7 +377,7 @@ class ProductImageViewSet(ProductChildBase, mixins.ListModelMixin, viewsets.Gene
 class CardList(APIBase, generics.ListAPIView):
     serializer_class = ProductCardSerializer
     filter_backends = [ProductFilterBackend]
-    filterset_class = ProductFilter
+    filterset_class = APIProductFilter
 
 
 @extend_schema(

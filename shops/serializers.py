@@ -7,9 +7,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from shopfeed.serializers import StrictJSONTypes
+
 from .images import validate_image_file
 from .models import Category, Product, ProductImage, Shop
-from .services import VariantInput
+from .services import MAX_POSITION, VariantInput
 
 # Largest amount/quantity PostgreSQL's integer column holds; above it the insert would fail.
 MAX_INT = 2_147_483_647
@@ -43,8 +45,9 @@ def _storage_url(field_name: str, name: str | None) -> str | None:
     return ProductImage._meta.get_field(field_name).storage.url(name)
 
 
-class ReadOnlyWrites:
-    """Guard: writes go through shops.services, never serializer.save()."""
+class ReadOnlyWrites(StrictJSONTypes):
+    """Guard: writes go through shops.services, never serializer.save(). JSON input must
+    carry the documented types (shopfeed.serializers)."""
 
     def create(self, validated_data):
         raise NotImplementedError("Call a shops.services function instead.")
@@ -57,6 +60,8 @@ class ReadOnlyWrites:
 
 
 class ShopSerializer(ReadOnlyWrites, serializers.Serializer):
+    optional_in_response = ("suspended_reason",)  # shown to the owner only (shopfeed.schema)
+
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(max_length=80)
     slug = serializers.SlugField(
@@ -127,7 +132,7 @@ class VariantSerializer(ReadOnlyWrites, serializers.Serializer):
     quantity = serializers.IntegerField(
         min_value=0, max_value=MAX_INT, required=False, help_text="Units in stock."
     )
-    position = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False)
+    position = serializers.IntegerField(min_value=0, max_value=MAX_POSITION, required=False)
     in_stock = serializers.BooleanField(read_only=True)
 
     def validate(self, attrs):
@@ -155,7 +160,7 @@ class ProductImageSerializer(ReadOnlyWrites, serializers.Serializer):
         help_text="Null until the thumbnail has been made (a background task)."
     )
     alt_text = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    position = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False)
+    position = serializers.IntegerField(min_value=0, max_value=MAX_POSITION, required=False)
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_url(self, img) -> str | None:
@@ -185,6 +190,11 @@ class TagListField(serializers.ListField):
         return [tag.name for tag in value.all()]
 
 
+@extend_schema_field({"type": "string", "nullable": True})
+class CategorySlugField(serializers.SlugRelatedField):
+    """DRF reads "" as null for a relation: the schema allows it (no minimum length)."""
+
+
 class ProductSerializer(ReadOnlyWrites, serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     shop = serializers.SlugField(source="shop.slug", read_only=True)
@@ -201,7 +211,7 @@ class ProductSerializer(ReadOnlyWrites, serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     vendor = serializers.CharField(max_length=120, required=False, allow_blank=True)
     product_type = serializers.CharField(max_length=120, required=False, allow_blank=True)
-    category = serializers.SlugRelatedField(
+    category = CategorySlugField(
         slug_field="slug",
         queryset=Category.objects.all(),
         required=False,

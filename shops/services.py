@@ -18,6 +18,9 @@ from .models import Category, Product, ProductImage, Shop, Tag, Variant
 
 MAX_FEATURED = 6
 CLASH_MESSAGE = "That clashed with another change saved at the same time; check and save again."
+# Positions order a handful of variants or images; typed ones are refused above this at the
+# edge (serializers, CSV) and computed ones stop here, so no position nears the column's limit.
+MAX_POSITION = 10_000
 SHOP_FIELDS = ("name", "slug", "description", "logo", "currency")
 PRODUCT_FIELDS = (
     "title",
@@ -52,6 +55,15 @@ class VariantInput:
     option3: str = ""
     compare_at_amount: int | None = None
     position: int = 0
+
+
+def _bounded_position(position: int) -> int:
+    return min(max(position, 0), MAX_POSITION)
+
+
+def _next_position(related) -> int:
+    last = related.order_by("-position").values_list("position", flat=True).first()
+    return 0 if last is None else _bounded_position(last + 1)
 
 
 # --- permissions -------------------------------------------------------------------------
@@ -280,6 +292,8 @@ def save_variant(*, product: Product, by, variant: Variant | None = None, **fiel
     for name, value in fields.items():
         if name in ("sku", "option1", "option2", "option3"):
             value = (value or "").strip()
+        elif name == "position" and value is not None:
+            value = _bounded_position(value)
         setattr(variant, name, value)
     _check_compare_at(variant)
     _full_clean(variant, exclude=["product", "shop"])
@@ -322,9 +336,7 @@ def add_product_image(
 ) -> ProductImage:
     ensure_owner(shop=product.shop, user=by)
     validate_image_file(image)
-    if position is None:
-        last = product.images.order_by("-position").values_list("position", flat=True).first()
-        position = 0 if last is None else last + 1
+    position = _next_position(product.images) if position is None else _bounded_position(position)
     img = ProductImage(product=product, alt_text=alt_text, position=position, source_url=source_url)
     img.image.save(getattr(image, "name", "image") or "image", image, save=False)
     img.save()
@@ -395,9 +407,7 @@ def add_image_source(
 ) -> ProductImage:
     """Record an image that lives at `url` (a CSV's "Image Src"); nothing is downloaded."""
     ensure_owner(shop=product.shop, user=by)
-    if position is None:
-        last = product.images.order_by("-position").values_list("position", flat=True).first()
-        position = 0 if last is None else last + 1
+    position = _next_position(product.images) if position is None else _bounded_position(position)
     img = ProductImage(product=product, source_url=url, alt_text=alt_text, position=position)
     _full_clean(img, exclude=["product"])
     img.save()

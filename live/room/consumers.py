@@ -21,6 +21,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 
+from shopfeed import parsers
 from shopfeed.errors import ShopFeedError
 
 from . import actions
@@ -126,7 +127,10 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
             self.sock.push_text(_error("too_large", f"Frames are at most {MAX_FRAME} characters."))
             return
         try:
-            frame = json.loads(text)
+            frame = parsers.loads(text)  # bounded depth, no NUL: never a RecursionError
+        except parsers.UnsafeJSON as exc:
+            self.sock.push_text(_error("bad_json", str(exc)))
+            return
         except ValueError:
             self.sock.push_text(_error("bad_json", "That frame is not valid JSON."))
             return

@@ -420,3 +420,22 @@ def test_an_unknown_session_is_refused(ana, ws_connect, redis_url):
 
     error, code = run(scenario())
     assert error["data"]["code"] == "not_found" and code == 4404
+
+
+def test_runaway_nesting_and_nul_characters_get_an_error_and_the_socket_stays_open(
+    room, ana, ws_connect
+):
+    socket = ws_connect(room.pk, user=ana)
+
+    async def scenario():
+        async with socket:
+            await socket.expect("hello")
+            await socket.ws.send("[" * 4000)
+            await socket.send("chat.send", text="a\x00b")
+            errors = [await socket.expect("error") for _ in range(2)]
+            await socket.send("chat.send", text="still here")
+            return errors, await socket.expect("chat.message")
+
+    errors, message = run(scenario())
+    assert [e["data"]["code"] for e in errors] == ["bad_json", "bad_json"]
+    assert message["data"]["text"] == "still here"

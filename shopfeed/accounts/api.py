@@ -1,6 +1,7 @@
 """API endpoints of accounts: the token a client trades a password for."""
 
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.settings import api_settings
 
 from shopfeed.throttling import AnonThrottle, LoginThrottle
 
@@ -13,6 +14,8 @@ class ObtainTokenView(ObtainAuthToken):
     """
 
     throttle_classes = [LoginThrottle, AnonThrottle]
+    # DRF's view names its own parsers; ours refuse NUL and runaway nesting (shopfeed.parsers).
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "request": self.request._request}
