@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("shops", "0002_productimage_image_optional"),
+        ("shops", "0003_images_stored_re_encoded"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
