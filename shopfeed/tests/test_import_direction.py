@@ -69,7 +69,5 @@ def test_each_view_contract_forbids_every_other_apps_views():
     contracts = _view_contracts()
     for contract in contracts:
         app = _app_of(contract["source_modules"][0])
-        others = {
-            e for c in contracts if c is not contract for e in c["source_modules"]
-        }
+        others = {e for c in contracts if c is not contract for e in c["source_modules"]}
         assert set(contract["forbidden_modules"]) == others, app
