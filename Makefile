@@ -31,8 +31,9 @@ run: seed
 	@echo ""
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f Procfile.dev start
 
+# --durations: CI's log records the 25 slowest tests.
 test: venv
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
 
 # ruff, mypy (services and selectors, django-stubs), and import directions (import-linter,
 # contracts in pyproject.toml).
