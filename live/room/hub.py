@@ -121,7 +121,7 @@ def _resume(coro, yielded):
         except GeneratorExit:
             coro.close()
             raise
-        except BaseException as exc:  # forwarded into the coroutine
+        except BaseException as exc:  # noqa: BLE001 - forwarded into the coroutine
             try:
                 yielded = coro.throw(exc)
             except StopIteration as stop:
@@ -221,7 +221,7 @@ class RoomSocket:
             return
         try:
             rest = _step(self.send(ev.msg))
-        except Exception:  # a socket that cannot take a frame is gone
+        except Exception:  # noqa: BLE001 - a socket that cannot take a frame is gone
             self.close(None)
             return
         if rest is not None:
@@ -269,7 +269,7 @@ class RoomSocket:
                 else:
                     await self.send(ev.msg)
             self.outbox = None
-        except Exception:  # the client went away while we waited
+        except Exception:  # noqa: BLE001 - the client went away while we waited
             self.close(None)
         finally:
             self.drainer = None
@@ -294,7 +294,7 @@ class RoomSocket:
             await asyncio.wait_for(
                 self.send({"type": "websocket.close", "code": code, "reason": reason}), 5
             )
-        except Exception:  # a client that does not read its close is cut off
+        except Exception:  # noqa: BLE001 - a client that does not read its close is cut off
             if self.proto is not None:
                 self.proto.transport.abort()
 
