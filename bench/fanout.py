@@ -253,9 +253,7 @@ async def _client(url_host: str, port: int, path: str, n: int, expected: int, wa
         await asyncio.sleep(0.1)
         if stats.received != last_count:
             last_seen, last_count = time.monotonic(), stats.received
-        elif stats.received and time.monotonic() - last_seen > wait:
-            break
-        elif not stats.received and time.monotonic() - last_seen > 120:
+        elif time.monotonic() - last_seen > (wait if stats.received else 120):
             break
     for v in viewers:
         v.transport.close()
@@ -536,8 +534,11 @@ def run(*, viewers=None, rate=None, seconds=None, clients=None, **_ignored):
         "PYTHONUNBUFFERED": "1",
     }
     room_port, plain_port = _free_port(), _free_port()
-    logs = [tempfile.NamedTemporaryFile("w+", prefix=f"bench-fanout-{n}-", suffix=".log")
-            for n in ("room", "plain")]  # fmt: skip
+    # Closed in the finally below.
+    logs = [
+        tempfile.NamedTemporaryFile("w+", prefix=f"bench-fanout-{n}-", suffix=".log")  # noqa: SIM115
+        for n in ("room", "plain")
+    ]
     if _env("BENCH_FANOUT_ROOM_LOG", ""):  # keep the room's output for a closer look
         logs[0] = open(_env("BENCH_FANOUT_ROOM_LOG", ""), "w+")  # noqa: SIM115
     server = _env("BENCH_FANOUT_SERVER", "uvicorn")

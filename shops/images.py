@@ -1,5 +1,6 @@
 """Upload validation and thumbnails (DESIGN.md section 9, "Images")."""
 
+import contextlib
 import io
 import warnings
 
@@ -39,10 +40,8 @@ def validate_image_file(file) -> None:
     except (OSError, SyntaxError, ValueError):
         raise ValidationError("The image file is damaged.", code="image_corrupt") from None
     finally:
-        try:
+        with contextlib.suppress(AttributeError, ValueError):
             file.seek(0)
-        except (AttributeError, ValueError):
-            pass
 
 
 def render_thumbnail(source, size: tuple[int, int] | None = None) -> bytes:

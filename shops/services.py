@@ -294,11 +294,14 @@ def save_variant(*, product: Product, by, variant: Variant | None = None, **fiel
 
 
 def _check_compare_at(variant: Variant) -> None:
-    if variant.compare_at_amount is not None and variant.price_amount is not None:
-        if variant.compare_at_amount <= variant.price_amount:
-            raise ValidationError(
-                {"compare_at_amount": "The compare-at price must be higher than the price."}
-            )
+    if (
+        variant.compare_at_amount is not None
+        and variant.price_amount is not None
+        and variant.compare_at_amount <= variant.price_amount
+    ):
+        raise ValidationError(
+            {"compare_at_amount": "The compare-at price must be higher than the price."}
+        )
 
 
 @transaction.atomic

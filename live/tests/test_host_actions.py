@@ -71,9 +71,8 @@ def test_a_viewers_forged_host_actions_are_refused_and_change_nothing(
     seen = len(room_events.frames)
 
     for name, payload in forged_actions(product, deal["deal"]["id"]):
-        with django_capture_on_commit_callbacks(execute=True):
-            with pytest.raises(NotAllowed) as exc:
-                dispatch(ctx(session, shopper), name, payload)
+        with django_capture_on_commit_callbacks(execute=True), pytest.raises(NotAllowed) as exc:
+            dispatch(ctx(session, shopper), name, payload)
         assert exc.value.code == "host_only", name
 
     assert _state(session) == before

@@ -554,8 +554,7 @@ def test_a_refund_emails_the_buyer_the_amount(
 
 def test_refused_actions_send_no_email(django_capture_on_commit_callbacks, shop, shopper, creator):
     order = place_order(buyer=shopper, shop=shop)
-    with django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(IllegalTransition):
-            ship_order(order=order, by=creator, carrier="UPS", tracking_number="1Z")
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(IllegalTransition):
+        ship_order(order=order, by=creator, carrier="UPS", tracking_number="1Z")
     assert mail.outbox == []
     assert not OrderEvent.objects.filter(order=order, kind="shipped").exists()

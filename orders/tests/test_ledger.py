@@ -54,13 +54,12 @@ def test_an_unbalanced_posting_is_refused_and_writes_nothing():
 @pytest.mark.django_db(transaction=True)
 def test_postgres_refuses_an_unbalanced_transaction_written_behind_the_service():
     clearing, payable, _ = _accounts()
-    with pytest.raises(IntegrityError, match="does not balance"):
-        with transaction.atomic():
-            txn = LedgerTransaction.objects.create(reference="sneaky", kind="sale")
-            LedgerEntry.objects.create(transaction=txn, account=payable, amount=100, currency="USD")
-            # The deferred trigger fires at commit; force the check now inside the block.
-            with connection.cursor() as cur:
-                cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    with pytest.raises(IntegrityError, match="does not balance"), transaction.atomic():
+        txn = LedgerTransaction.objects.create(reference="sneaky", kind="sale")
+        LedgerEntry.objects.create(transaction=txn, account=payable, amount=100, currency="USD")
+        # The deferred trigger fires at commit; force the check now inside the block.
+        with connection.cursor() as cur:
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
     assert not LedgerTransaction.objects.filter(reference="sneaky").exists()
 
 
