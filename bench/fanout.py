@@ -452,7 +452,7 @@ def _measure(
             ],
             env,
             None,
-        )  # fmt: skip
+        )
         for n in share
     ]
     try:

@@ -1,6 +1,7 @@
 """The room over a real ASGI server (uvicorn), real WebSocket clients and the Redis bus."""
 
 import asyncio
+import itertools
 
 import pytest
 from rest_framework.authtoken.models import Token
@@ -223,7 +224,7 @@ def test_a_resume_past_the_replay_window_gets_a_resync_and_a_fresh_hello(
             first = await socket.expect("hello")
             return first, await socket.expect("resync"), await socket.expect("hello")
 
-    first, resync, fresh = run(scenario())
+    _first, resync, fresh = run(scenario())
     assert "no longer kept" in resync["data"]["reason"]
     assert fresh["data"]["last_id"] == bus.last_id(room.pk)
 
@@ -404,7 +405,7 @@ def test_viewers_are_counted_once_each_and_the_count_is_published_at_most_every_
 
     counts = run(scenario())
     assert counts[-1]["data"]["count"] == 4  # sockets on air
-    gaps = [b["ts"] - a["ts"] for a, b in zip(counts, counts[1:], strict=False)]
+    gaps = [b["ts"] - a["ts"] for a, b in itertools.pairwise(counts)]
     assert all(gap >= 950 for gap in gaps), gaps
     assert SessionViewer.objects.filter(session=room).count() == 3  # distinct viewers
     room.refresh_from_db()

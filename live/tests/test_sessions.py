@@ -63,7 +63,7 @@ def hook(client, name, key, **extra):
 
 
 def test_creator_schedules_a_session_with_its_lineup_in_the_order_chosen(shop):
-    a, b, c = products(shop, 3)
+    a, _b, c = products(shop, 3)
     session = sessions.schedule_session(
         host=shop.owner,
         title="  Spring haul ",

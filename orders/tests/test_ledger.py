@@ -53,7 +53,7 @@ def test_an_unbalanced_posting_is_refused_and_writes_nothing():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_postgres_refuses_an_unbalanced_transaction_written_behind_the_service():
-    clearing, payable, _ = _accounts()
+    _clearing, payable, _ = _accounts()
     with pytest.raises(IntegrityError, match="does not balance"), transaction.atomic():
         txn = LedgerTransaction.objects.create(reference="sneaky", kind="sale")
         LedgerEntry.objects.create(transaction=txn, account=payable, amount=100, currency="USD")

@@ -70,8 +70,16 @@ def snapshot(shop) -> dict:
             "options": p.option_names,
             "tags": sorted(t.name for t in p.tags.all()),
             "variants": [
-                (v.sku, v.option1, v.option2, v.option3, v.price_amount, v.compare_at_amount)
-                + (v.quantity, v.currency)
+                (
+                    v.sku,
+                    v.option1,
+                    v.option2,
+                    v.option3,
+                    v.price_amount,
+                    v.compare_at_amount,
+                    v.quantity,
+                    v.currency,
+                )
                 for v in p.variants.order_by("position", "id")
             ],
             "images": [

@@ -747,7 +747,7 @@ def test_owner_reorders_the_tab_and_features_one(owner_client, shop, three):
 
 
 def test_move_up_button_swaps_a_product_with_the_one_above(owner_client, shop, three):
-    a, b, c = three
+    _a, _b, c = three
     rows = [{"product": str(p.pk), "position": str(i)} for i, p in enumerate(three, 1)]
     response = owner_client.post(TAB, {**tab_post(rows), "move": f"{c.pk}:up"})
     assert response.status_code == 302
