@@ -195,7 +195,8 @@ def test_import_reads_a_text_file_object_too(shop):
 
     report = import_products_csv(shop=shop, by=shop.owner, file=io.StringIO(text))
 
-    assert report.ok and report.products_created == 3
+    assert report.ok
+    assert report.products_created == 3
 
 
 def test_import_accepts_a_byte_order_mark_and_published_when_status_is_absent(shop):
@@ -367,7 +368,8 @@ def test_file_that_is_not_utf8_is_reported(shop):
     report = import_products_csv(shop=shop, by=shop.owner, file=file)
 
     assert len(report.errors) == 1
-    assert "UTF-8" in report.errors[0].message and "line 2" in report.errors[0].message
+    assert "UTF-8" in report.errors[0].message
+    assert "line 2" in report.errors[0].message
     assert not shop.products.exists()
 
 
@@ -581,7 +583,8 @@ def test_uploading_a_bad_file_lists_the_rows_and_imports_nothing(client, shop):
     assert response.status_code == 400
     body = response.content.decode()
     assert "Nothing was imported" in body
-    assert "<td>5</td>" in body and "Variant Compare At Price" in body
+    assert "<td>5</td>" in body
+    assert "Variant Compare At Price" in body
     assert "SKU HOOD-S is already used on row 2." in body
     assert "Fix 12 problems" in body
     assert row_counts() == before
