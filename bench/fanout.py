@@ -141,23 +141,28 @@ class _Viewer(asyncio.Protocol):
         if not self.ready.done():
             self.ready.set_exception(ConnectionError("closed during the handshake"))
 
+    def _handshake(self, buf: bytes) -> bytes | None:
+        """The bytes after the HTTP upgrade answer, or None until the socket is open."""
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            self.buf = buf
+            return None
+        status = buf[: buf.find(b"\r\n")]
+        if b" 101 " not in status:
+            self.ready.set_exception(ConnectionError(status.decode("latin-1")))
+            self.transport.close()
+            return None
+        self.open = True
+        self.ready.set_result(True)
+        return buf[end + 4 :]
+
     def data_received(self, data: bytes):
         buf = self.buf + data if self.buf else data
         if not self.open:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                self.buf = buf
+            buf = self._handshake(buf)
+            if buf is None:
                 return
-            status = buf[: buf.find(b"\r\n")]
-            if b" 101 " not in status:
-                self.ready.set_exception(ConnectionError(status.decode("latin-1")))
-                self.transport.close()
-                return
-            self.open = True
-            self.ready.set_result(True)
-            buf = buf[end + 4 :]
         pos, size = 0, len(buf)
-        stats = self.stats
         while size - pos >= 2:
             b0, n = buf[pos], buf[pos + 1] & 0x7F
             start = pos + 2
@@ -177,29 +182,34 @@ class _Viewer(asyncio.Protocol):
             opcode = b0 & 0x0F
             if opcode == 1:
                 if buf.startswith(b'{"type":"bench"', start):
-                    now = time.time()
-                    i = buf.index(b'"seq":', start) + 6
-                    seq = int(buf[i : buf.index(b",", i)])
-                    j = buf.index(b'"t":', i) + 4
-                    sent = float(buf[j : buf.index(b",", j)])
-                    if seq != self.next_seq:
-                        stats.gaps += 1
-                    self.next_seq = seq + 1
-                    stats.received += 1
-                    stats.latencies.append((now - sent) * 1000)
-                    if not stats.first_recv:
-                        stats.first_recv = now
-                    if seq == 0 and (not stats.first_sent or sent < stats.first_sent):
-                        stats.first_sent = sent
-                    stats.last_recv = now
-                    if seq + 1 == stats.expected:
-                        stats.done_sockets += 1
+                    self._count(buf, start)
             elif opcode == 9:  # ping: answer with a masked pong
                 self._pong(buf[start:end])
             elif opcode == 8:
                 self.transport.close()
             pos = end
         self.buf = buf[pos:] if pos < size else b""
+
+    def _count(self, buf: bytes, start: int) -> None:
+        """Record one benchmark frame: its latency, and any gap in the sequence."""
+        stats = self.stats
+        now = time.time()
+        i = buf.index(b'"seq":', start) + 6
+        seq = int(buf[i : buf.index(b",", i)])
+        j = buf.index(b'"t":', i) + 4
+        sent = float(buf[j : buf.index(b",", j)])
+        if seq != self.next_seq:
+            stats.gaps += 1
+        self.next_seq = seq + 1
+        stats.received += 1
+        stats.latencies.append((now - sent) * 1000)
+        if not stats.first_recv:
+            stats.first_recv = now
+        if seq == 0 and (not stats.first_sent or sent < stats.first_sent):
+            stats.first_sent = sent
+        stats.last_recv = now
+        if seq + 1 == stats.expected:
+            stats.done_sockets += 1
 
     def _pong(self, payload: bytes) -> None:
         mask = os.urandom(4)
@@ -243,9 +253,7 @@ async def _client(url_host: str, port: int, path: str, n: int, expected: int, wa
         await asyncio.sleep(0.1)
         if stats.received != last_count:
             last_seen, last_count = time.monotonic(), stats.received
-        elif stats.received and time.monotonic() - last_seen > wait:
-            break
-        elif not stats.received and time.monotonic() - last_seen > 120:
+        elif time.monotonic() - last_seen > (wait if stats.received else 120):
             break
     for v in viewers:
         v.transport.close()
@@ -444,7 +452,7 @@ def _measure(
             ],
             env,
             None,
-        )  # fmt: skip
+        )
         for n in share
     ]
     try:
@@ -526,8 +534,11 @@ def run(*, viewers=None, rate=None, seconds=None, clients=None, **_ignored):
         "PYTHONUNBUFFERED": "1",
     }
     room_port, plain_port = _free_port(), _free_port()
-    logs = [tempfile.NamedTemporaryFile("w+", prefix=f"bench-fanout-{n}-", suffix=".log")
-            for n in ("room", "plain")]  # fmt: skip
+    # Closed in the finally below.
+    logs = [
+        tempfile.NamedTemporaryFile("w+", prefix=f"bench-fanout-{n}-", suffix=".log")  # noqa: SIM115
+        for n in ("room", "plain")
+    ]
     if _env("BENCH_FANOUT_ROOM_LOG", ""):  # keep the room's output for a closer look
         logs[0] = open(_env("BENCH_FANOUT_ROOM_LOG", ""), "w+")  # noqa: SIM115
     server = _env("BENCH_FANOUT_SERVER", "uvicorn")

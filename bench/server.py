@@ -67,7 +67,7 @@ def gunicorn(*, workers: int = 2, ready_path: str = "/") -> Iterator[str]:
     """
     port = free_port()
     base_url = f"http://{HOST}:{port}"
-    log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)
+    log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115 - closed below
     cmd = [
         sys.executable,
         "-m",

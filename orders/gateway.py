@@ -10,6 +10,7 @@ same against both.
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import stripe
 from django.conf import settings
@@ -50,9 +51,10 @@ class TransferInfo:
 
 
 def _client() -> stripe.StripeClient:
-    base = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
     return stripe.StripeClient(
-        settings.STRIPE_SECRET_KEY, base_addresses=base, max_network_retries=2
+        settings.STRIPE_SECRET_KEY,
+        base_addresses={"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None,
+        max_network_retries=2,
     )
 
 
@@ -270,7 +272,7 @@ def _card(obj) -> CardInfo:
 
 def create_customer(*, user_id: int, email: str, idempotency_key: str) -> str:
     """A Stripe Customer for one buyer; returns its id."""
-    params = {"metadata": {"user_id": str(user_id)}}
+    params: dict[str, Any] = {"metadata": {"user_id": str(user_id)}}
     if email:
         params["email"] = email
     customer = _call(

@@ -22,7 +22,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 REFUNDABLE: frozenset[str] = frozenset({S.PAID, S.SHIPPED, S.DELIVERED, S.COMPLETED})
 
 # What doing each transition is called in a sentence: "cannot be <verb>".
-VERBS = {
+VERBS: dict[str, str] = {
     S.PAID: "marked paid",
     S.SHIPPED: "shipped",
     S.DELIVERED: "marked delivered",

@@ -8,6 +8,7 @@ project package because every app stores images, accounts' avatars included, and
 downward only.
 """
 
+import contextlib
 import io
 import uuid
 import warnings
@@ -85,10 +86,8 @@ def _close(im) -> None:
 
 
 def _rewind(file) -> None:
-    try:
+    with contextlib.suppress(AttributeError, ValueError):
         file.seek(0)
-    except (AttributeError, ValueError):
-        pass
 
 
 def validate_image_file(file) -> None:

@@ -43,7 +43,7 @@ class Process:
 
     def __init__(self, args: list[str], env: dict[str, str], log_path: Path):
         self.log_path = log_path
-        self._log = open(log_path, "wb")  # closed in stop()
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             args, cwd=BASE_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT
         )

@@ -38,7 +38,7 @@ class _LiveSettings:
     """DRF binds THROTTLE_RATES and the cache at import; read both when a request comes."""
 
     @property
-    def THROTTLE_RATES(self):  # noqa: N802 - the name DRF looks up
+    def THROTTLE_RATES(self):
         return api_settings.DEFAULT_THROTTLE_RATES
 
     @property

@@ -121,7 +121,7 @@ def _save_shop(shop: Shop) -> None:
         with transaction.atomic():
             shop.save()
     except IntegrityError as exc:
-        if shop.logo and shop.logo.name != stored_before:
+        if shop.logo.name and shop.logo.name != stored_before:
             shop.logo.storage.delete(shop.logo.name)
         raise Conflict(CLASH_MESSAGE, code="clash") from exc
 
@@ -184,7 +184,7 @@ def get_or_create_category(name: str) -> Category | None:
 
 
 def set_tags(*, product: Product, names: Iterable[str]) -> None:
-    clean = []
+    clean: list[str] = []
     for raw in names:
         name = raw.strip()[:60]
         if name and name.lower() not in {c.lower() for c in clean}:
@@ -308,11 +308,14 @@ def save_variant(*, product: Product, by, variant: Variant | None = None, **fiel
 
 
 def _check_compare_at(variant: Variant) -> None:
-    if variant.compare_at_amount is not None and variant.price_amount is not None:
-        if variant.compare_at_amount <= variant.price_amount:
-            raise ValidationError(
-                {"compare_at_amount": "The compare-at price must be higher than the price."}
-            )
+    if (
+        variant.compare_at_amount is not None
+        and variant.price_amount is not None
+        and variant.compare_at_amount <= variant.price_amount
+    ):
+        raise ValidationError(
+            {"compare_at_amount": "The compare-at price must be higher than the price."}
+        )
 
 
 @transaction.atomic
@@ -533,7 +536,9 @@ def _save_variant_edits(*, product: Product, by, edits: Sequence[VariantEdit]) -
     # one goes after the new ones exist.
     held = None
     if deleted and product.status == Product.Status.ACTIVE:
-        remaining = product.variants.exclude(pk__in=[e.variant.pk for e in deleted])
+        remaining = product.variants.exclude(
+            pk__in=[e.variant.pk for e in deleted if e.variant is not None]
+        )
         if not remaining.exists():
             held = deleted.pop()
     for edit in deleted:

@@ -21,6 +21,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from functools import lru_cache
+from typing import cast
 
 from django.conf import settings
 
@@ -84,7 +85,12 @@ class RedisBus:
         last = int(self.client.get(_keys(session_id)[0]) or 0)
         if after_id >= last:
             return []
-        rows = self.client.xrange(events, min=f"({after_id}-0", max="+")
+        # redis-py types entries for both response modes; this client does not decode, so
+        # every id and field is bytes.
+        rows = cast(
+            "list[tuple[bytes, dict[bytes, bytes]]]",
+            self.client.xrange(events, min=f"({after_id}-0", max="+"),
+        )
         if not rows or int(rows[0][0].split(b"-")[0]) != after_id + 1:
             return None
         return [fields[b"f"].decode() for _, fields in rows]

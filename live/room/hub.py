@@ -37,12 +37,19 @@ import time
 import types
 import uuid
 from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from .bus import MemoryBus, channel_name, get_bus
 from .bus import _keys as bus_keys
-from .bus import channel_name, get_bus
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.asyncio.client import PubSub
+    from redis.commands.core import AsyncScript
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +83,8 @@ class Event:
     def __init__(self, text: str, event_id: int | None = None):
         self.id = event_id
         self.text = text
-        self._msg = None
-        self._raw = None
+        self._msg: dict | None = None
+        self._raw: bytes | None = None
 
     @property
     def msg(self) -> dict:
@@ -114,7 +121,7 @@ def _resume(coro, yielded):
         except GeneratorExit:
             coro.close()
             raise
-        except BaseException as exc:  # forwarded into the coroutine
+        except BaseException as exc:  # noqa: BLE001 - forwarded into the coroutine
             try:
                 yielded = coro.throw(exc)
             except StopIteration as stop:
@@ -214,7 +221,7 @@ class RoomSocket:
             return
         try:
             rest = _step(self.send(ev.msg))
-        except Exception:  # a socket that cannot take a frame is gone
+        except Exception:  # noqa: BLE001 - a socket that cannot take a frame is gone
             self.close(None)
             return
         if rest is not None:
@@ -262,7 +269,7 @@ class RoomSocket:
                 else:
                     await self.send(ev.msg)
             self.outbox = None
-        except Exception:  # the client went away while we waited
+        except Exception:  # noqa: BLE001 - the client went away while we waited
             self.close(None)
         finally:
             self.drainer = None
@@ -287,7 +294,7 @@ class RoomSocket:
             await asyncio.wait_for(
                 self.send({"type": "websocket.close", "code": code, "reason": reason}), 5
             )
-        except Exception:  # a client that does not read its close is cut off
+        except Exception:  # noqa: BLE001 - a client that does not read its close is cut off
             if self.proto is not None:
                 self.proto.transport.abort()
 
@@ -350,13 +357,13 @@ class Hub:
         self.rooms: dict[int, Room] = {}
         self.token = uuid.uuid4().hex[:12]  # this process, in the cross-process viewer count
         self.redis_url = settings.REDIS_URL
-        self._pubsub = None
-        self._redis = None
-        self._viewers_script = None
+        self._pubsub: PubSub | None = None
+        self._redis: Redis | None = None
+        self._viewers_script: AsyncScript | None = None
         self._reader: asyncio.Task | None = None
         self._ticker: asyncio.Task | None = None
         self._confirm: dict[bytes, asyncio.Future] = {}
-        self._memory_listener = None
+        self._memory_listener: Callable[[int, str], None] | None = None
         self._published: dict[int, int] = {}  # MemoryBus: the count last published
         self._reported: dict[int, int] = {}  # Redis: the count last written for this process
 
@@ -420,7 +427,7 @@ class Hub:
             return
         held, sock.pending = sock.pending, []
         for ev in held:
-            if ev.id > sock.synced_upto:
+            if ev.id is not None and ev.id > sock.synced_upto:
                 sock.push(ev)
                 sock.synced_upto = ev.id
         if sock.state is CLOSED:
@@ -479,7 +486,9 @@ class Hub:
             if not self.redis_url:
                 if self._memory_listener is None:
                     self._memory_listener = self._from_thread
-                    get_bus().add_listener(self._memory_listener)
+                    bus = get_bus()
+                    assert isinstance(bus, MemoryBus)  # no REDIS_URL: the in-process bus
+                    bus.add_listener(self._memory_listener)
             else:
                 import redis.asyncio as aioredis
 
@@ -504,11 +513,14 @@ class Hub:
         ready.set_result(True)
 
     async def _unsubscribe(self, session_id: int) -> None:
+        if self._pubsub is None:
+            return
         with contextlib.suppress(Exception):
             await self._pubsub.unsubscribe(channel_name(session_id))
 
     async def _read(self) -> None:
         pubsub = self._pubsub
+        assert pubsub is not None  # started by _subscribe once the subscription exists
         while True:
             try:
                 msg = await pubsub.get_message(timeout=None)
@@ -664,6 +676,7 @@ class Hub:
         if not count and session_id not in self._reported:
             return -1
         self._async_redis()
+        assert self._viewers_script is not None  # loaded by _async_redis()
         tag = f"{{live:{session_id}}}"
         now = int(time.time() * 1000)
         total = await self._viewers_script(
@@ -707,7 +720,9 @@ def get_hub() -> Hub:
     loop = asyncio.get_running_loop()
     if _hub is None or _hub.loop is not loop:
         if _hub is not None and _hub._memory_listener is not None:
-            get_bus().remove_listener(_hub._memory_listener)
+            bus = get_bus()
+            assert isinstance(bus, MemoryBus)  # the listener is only ever on the in-process bus
+            bus.remove_listener(_hub._memory_listener)
         _hub = Hub(loop)
         Hub._tune_gc()
     return _hub

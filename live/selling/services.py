@@ -298,9 +298,10 @@ def live_buy_now(
         session = LiveSession.objects.get(pk=session.pk)
         if session.status == LiveSession.Status.ENDED:
             raise Conflict("This live session has ended.", code="session_ended")
-        variant = Variant.objects.select_related("product", "shop").filter(pk=variant.pk).first()
-        if variant is None:
+        current = Variant.objects.select_related("product", "shop").filter(pk=variant.pk).first()
+        if current is None:
             raise NotFound("That item is not available any more.", code="unavailable")
+        variant = current
         deal_id = None if deal_id in (None, "") else _as_id(deal_id, "deal_id")
         if not LineupItem.objects.filter(session=session, product_id=variant.product_id).exists():
             raise ShopFeedError(

@@ -173,9 +173,10 @@ def set_lineup(*, session: LiveSession, by, product_ids: Iterable) -> LiveSessio
     session = _locked(session)
     if session.status == LiveSession.Status.ENDED:
         raise Conflict("This live has ended; its lineup cannot change.", code="session_ended")
-    if session.shop_id is None:
+    shop = session.shop
+    if shop is None:
         raise NotAllowed("This live has no shop to sell from.", code="no_shop")
-    ids = _lineup_products(shop=session.shop, product_ids=product_ids)
+    ids = _lineup_products(shop=shop, product_ids=product_ids)
     _write_lineup(session, ids)
     if session.pinned_product_id and session.pinned_product_id not in ids:
         session.pinned_product = None

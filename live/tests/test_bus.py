@@ -19,11 +19,13 @@ def bus(request):
 def test_ids_are_monotonic_per_session_and_the_envelope_is_complete(bus):
     ids = [bus.publish(7, "chat", {"text": f"hi {i}"}) for i in range(3)]
     other = bus.publish(8, "chat", {"text": "elsewhere"})
-    assert ids == [1, 2, 3] and other == 1
+    assert ids == [1, 2, 3]
+    assert other == 1
     frames = bus.replay(7, 0)
     envelopes = [json.loads(f) for f in frames]
     assert [e["id"] for e in envelopes] == [1, 2, 3]
-    assert envelopes[0]["type"] == "chat" and envelopes[0]["data"] == {"text": "hi 0"}
+    assert envelopes[0]["type"] == "chat"
+    assert envelopes[0]["data"] == {"text": "hi 0"}
     assert isinstance(envelopes[0]["ts"], int)
 
 
@@ -47,5 +49,5 @@ def test_unicode_and_quotes_survive_encoding(bus):
 
 
 def test_bad_event_types_are_refused(bus):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="bad event type"):
         bus.publish(4, 'x","id":0,"evil', {})

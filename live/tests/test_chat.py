@@ -74,7 +74,7 @@ def test_an_anonymous_visitor_cannot_post(session, events):
 
 
 @pytest.mark.parametrize(
-    "text,code", [("", "empty"), ("   ", "empty"), (None, "empty"), ("x" * 21, "too_long")]
+    ("text", "code"), [("", "empty"), ("   ", "empty"), (None, "empty"), ("x" * 21, "too_long")]
 )
 def test_blank_and_too_long_messages_are_refused_and_nothing_is_written(
     session, ana, events, text, code
@@ -84,7 +84,8 @@ def test_blank_and_too_long_messages_are_refused_and_nothing_is_written(
     assert refused.value.code == code
     if code == "too_long":
         assert "at most 20 characters" in refused.value.message
-    assert not ChatMessage.objects.exists() and events.frames == []
+    assert not ChatMessage.objects.exists()
+    assert events.frames == []
 
 
 def test_a_blocked_word_of_the_shop_is_refused_and_named(session, shop, ana, events):
@@ -120,7 +121,8 @@ def test_a_muted_viewer_is_refused_until_the_mute_ends(
     )
     with pytest.raises(NotAllowed) as refused:
         chat.post_message(session=session, user=ana, text="hello?")
-    assert refused.value.code == "muted" and "until" in refused.value.message
+    assert refused.value.code == "muted"
+    assert "until" in refused.value.message
     RoomRestriction.objects.filter(pk=mute.pk).update(until=timezone.now() - timedelta(seconds=1))
     post(session, ana, "back", django_capture_on_commit_callbacks)
     assert list(ChatMessage.objects.values_list("text", flat=True)) == ["back"]
@@ -175,7 +177,8 @@ def test_the_host_deletes_a_message_once_and_it_is_kept_for_moderation(
         with django_capture_on_commit_callbacks(execute=True):
             chat.delete_message(message=message, by=creator)
     message.refresh_from_db()
-    assert message.deleted_at is not None and message.deleted_by == creator
+    assert message.deleted_at is not None
+    assert message.deleted_by == creator
     assert events.of(session.pk, "chat.deleted") == [{"message_id": message.pk}]
 
 
@@ -184,7 +187,8 @@ def test_a_viewer_cannot_delete_someone_elses_message(session, ana, events):
     with pytest.raises(NotAllowed):
         chat.delete_message(message=message, by=ana)
     message.refresh_from_db()
-    assert message.deleted_at is None and events.frames == []
+    assert message.deleted_at is None
+    assert events.frames == []
 
 
 def test_a_timed_mute_sets_its_end_and_unmute_lifts_it(
@@ -211,7 +215,7 @@ def test_banning_again_replaces_the_ban_rather_than_duplicating_it(session, crea
 
 
 @pytest.mark.parametrize(
-    "handle,kind,minutes,error",
+    ("handle", "kind", "minutes", "error"),
     [
         ("nobody", "mute", None, NotFound),
         ("ana", "shout", None, ShopFeedError),
@@ -225,7 +229,8 @@ def test_bad_moderation_requests_are_refused_and_change_nothing(
 ):
     with pytest.raises(error):
         chat.moderate(session=session, by=creator, handle=handle, kind=kind, minutes=minutes)
-    assert not RoomRestriction.objects.exists() and events.frames == []
+    assert not RoomRestriction.objects.exists()
+    assert events.frames == []
 
 
 def test_the_host_cannot_be_muted_or_banned(session, creator, events):

@@ -40,7 +40,8 @@ def test_home_leaves_out_scheduled_ended_and_suspended_shops_sessions(client, sh
     )
     live_session(suspended, "Suspended shop live")
     body = client.get(reverse("shops:home")).content.decode()
-    assert "Tomorrow's drop" not in body and "Yesterday's drop" not in body
+    assert "Tomorrow's drop" not in body
+    assert "Yesterday's drop" not in body
     assert "Suspended shop live" not in body
     assert 'aria-labelledby="live-now-title"' not in body
 

@@ -71,9 +71,8 @@ def test_a_viewers_forged_host_actions_are_refused_and_change_nothing(
     seen = len(room_events.frames)
 
     for name, payload in forged_actions(product, deal["deal"]["id"]):
-        with django_capture_on_commit_callbacks(execute=True):
-            with pytest.raises(NotAllowed) as exc:
-                dispatch(ctx(session, shopper), name, payload)
+        with django_capture_on_commit_callbacks(execute=True), pytest.raises(NotAllowed) as exc:
+            dispatch(ctx(session, shopper), name, payload)
         assert exc.value.code == "host_only", name
 
     assert _state(session) == before
@@ -88,7 +87,7 @@ def test_a_signed_out_watcher_is_asked_to_log_in(session, product):
 
 def test_a_context_wrongly_marked_host_is_still_refused_by_the_services(session, product, shopper):
     forged = ctx(session, shopper, is_host=True)
-    for name, payload in forged_actions(product, 0)[:3] + [("session.end", {})]:
+    for name, payload in [*forged_actions(product, 0)[:3], ("session.end", {})]:
         with pytest.raises(NotAllowed):
             dispatch(forged, name, payload)
     assert _state(session) == (LiveSession.Status.LIVE, None, [])

@@ -51,7 +51,8 @@ def listed(client, model, **params) -> set[int]:
 def test_only_staff_reach_the_live_admin(client, shopper):
     client.force_login(shopper)
     response = client.get(changelist("livesession"))
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
 
 
 def test_the_session_page_shows_lineup_deals_and_summary_but_never_the_stream_key(
@@ -80,7 +81,8 @@ def test_the_session_page_shows_lineup_deals_and_summary_but_never_the_stream_ke
     body = response.content.decode()
     assert "Glow serum" in body  # lineup and deal inlines
     assert "$15.00" in body  # the deal price
-    assert "Orders: 1 (2 units)" in body and "Revenue: $30.00" in body
+    assert "Orders: 1 (2 units)" in body
+    assert "Revenue: $30.00" in body
     assert "Best seller: Glow serum (2 sold)" in body
     assert "Chat messages: 1 (0 removed)" in body
     assert session.stream_key not in body
@@ -103,7 +105,8 @@ def test_staff_force_end_a_session_and_its_running_deal(
     assert "Ended: 1." in response.content.decode()
     session.refresh_from_db()
     deal.refresh_from_db()
-    assert session.status == LiveSession.Status.ENDED and session.ended_at is not None
+    assert session.status == LiveSession.Status.ENDED
+    assert session.ended_at is not None
     assert deal.status == FlashDeal.Status.ENDED
     assert room_events.types(session.pk) == ["deal.ended", "session.ended"]
 
@@ -152,7 +155,8 @@ def test_delete_moderate_hides_the_message_and_tells_the_room(
     assert "Removed: 1." in response.content.decode()
     rude.refresh_from_db()
     kept.refresh_from_db()
-    assert rude.deleted_at is not None and rude.deleted_by.is_staff
+    assert rude.deleted_at is not None
+    assert rude.deleted_by.is_staff
     assert kept.deleted_at is None
     assert room_events.of(session.pk, "chat.deleted") == [{"message_id": rude.pk}]
     assert listed(admin_client, "chatmessage", removed="yes") == {rude.pk}

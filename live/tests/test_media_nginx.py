@@ -117,7 +117,7 @@ def test_streaming_with_the_key_goes_live_serves_hls_by_session_id_and_ends(
         wait_until(lambda: status_of(session) == "live", timeout=15, what="the session to go live")
         url = media.playback_url(session)
         assert url == f"http://127.0.0.1:{nginx_rtmp.http_port}/hls/session-{session.pk}.m3u8"
-        code, playlist = wait_until(
+        _code, playlist = wait_until(
             lambda: (r := fetch(url))[0] == 200 and "#EXTINF" in r[1] and r,
             timeout=20,
             what=f"the HLS playlist at {url}",
@@ -138,7 +138,7 @@ def test_streaming_with_the_key_goes_live_serves_hls_by_session_id_and_ends(
 def test_a_wrong_key_is_refused_and_never_goes_live(nginx_rtmp, session, tmp_path):
     encoder = push("not-" + session.stream_key, seconds=5)
     try:
-        _, err = encoder.communicate(timeout=20)
+        _, _err = encoder.communicate(timeout=20)
     finally:
         if encoder.poll() is None:
             encoder.kill()

@@ -81,7 +81,8 @@ def test_someone_elses_saved_card_does_not_make_my_tap_pay(
     assert response["Location"] == reverse(
         "orders:checkout-pay", kwargs={"checkout_id": checkout.pk}
     )
-    assert checkout.status == Checkout.Status.OPEN and not checkout.payment_intent_id
+    assert checkout.status == Checkout.Status.OPEN
+    assert not checkout.payment_intent_id
 
 
 def test_a_declined_saved_card_sends_the_buyer_to_pay_another_way(
@@ -96,5 +97,6 @@ def test_a_declined_saved_card_sends_the_buyer_to_pay_another_way(
     pay_url = reverse("orders:checkout-pay", kwargs={"checkout_id": checkout.pk})
     assert response["Location"] == pay_url
     body = client.get(pay_url).content.decode()
-    assert "Your card was declined" in body and 'id="payment-form"' in body
+    assert "Your card was declined" in body
+    assert 'id="payment-form"' in body
     assert settlement.settle(checkout_id=checkout.pk).status == Checkout.Status.OPEN

@@ -1,6 +1,7 @@
 """The room over a real ASGI server (uvicorn), real WebSocket clients and the Redis bus."""
 
 import asyncio
+import itertools
 
 import pytest
 from rest_framework.authtoken.models import Token
@@ -130,7 +131,8 @@ def test_a_muted_viewer_is_refused_and_nothing_is_posted(room, creator, ana, ws_
 
     error, after = run(scenario())
     assert error["data"]["code"] == "muted"
-    assert "muted" in error["data"]["detail"] and error["data"]["ref"] == "m1"
+    assert "muted" in error["data"]["detail"]
+    assert error["data"]["ref"] == "m1"
     assert after == []
     assert chat_texts(room) == []
 
@@ -156,7 +158,8 @@ def test_chat_rate_limit_is_hit_then_recovers_after_the_window(room, ana, ws_con
     outcomes, later = run(scenario())
     accepted = [e["data"]["text"] for e in outcomes if e["type"] == "chat.message"]
     refused = [e["data"] for e in outcomes if e["type"] == "error"]
-    assert 3 <= len(accepted) <= 6 and len(refused) == 7 - len(accepted)
+    assert 3 <= len(accepted) <= 6
+    assert len(refused) == 7 - len(accepted)
     assert {r["code"] for r in refused} == {"rate_limited"}
     assert "at most 3 messages every 2 seconds" in refused[0]["detail"]
     assert later["data"]["text"] == "calm again"  # the socket stayed open, the limit lifted
@@ -206,7 +209,8 @@ def test_reconnect_with_the_last_id_gets_exactly_the_missed_events_in_order(
     replayed = get_bus().replay(room.pk, last_seen)
     assert ids == [int(f.split('"id":')[1].split(",")[0]) for f in replayed][: len(ids)]
     assert hello["id"] >= ids[-1] if ids else True
-    assert live["type"] == "chat.message" and live["data"]["text"] == "live again"
+    assert live["type"] == "chat.message"
+    assert live["data"]["text"] == "live again"
     assert live["id"] > ids[-1]
 
 
@@ -223,13 +227,13 @@ def test_a_resume_past_the_replay_window_gets_a_resync_and_a_fresh_hello(
             first = await socket.expect("hello")
             return first, await socket.expect("resync"), await socket.expect("hello")
 
-    first, resync, fresh = run(scenario())
+    _first, resync, fresh = run(scenario())
     assert "no longer kept" in resync["data"]["reason"]
     assert fresh["data"]["last_id"] == bus.last_id(room.pk)
 
 
 @pytest.mark.parametrize(
-    "action,payload",
+    ("action", "payload"),
     [
         ("pin", {"product_id": None}),
         ("session.end", {}),
@@ -256,11 +260,13 @@ def test_a_viewers_forged_host_command_is_refused_and_changes_nothing(
             return await socket.expect("error"), await socket.quiet(0.5)
 
     error, after = run(scenario())
-    assert error["data"]["code"] == "host_only" and error["data"]["ref"] == "forged"
+    assert error["data"]["code"] == "host_only"
+    assert error["data"]["ref"] == "forged"
     assert after == []
     room.refresh_from_db()
     message.refresh_from_db()
-    assert room.status == LiveSession.Status.LIVE and room.pinned_product_id is None
+    assert room.status == LiveSession.Status.LIVE
+    assert room.pinned_product_id is None
     assert message.deleted_at is None
     assert not RoomRestriction.objects.exists()
     assert not room.deals.exists()
@@ -353,7 +359,8 @@ def test_a_banned_user_is_refused_at_connect(room, creator, ana, ws_connect):
             return error, closed.value.rcvd.code
 
     error, code = run(scenario())
-    assert error["type"] == "error" and error["data"]["code"] == "banned"
+    assert error["type"] == "error"
+    assert error["data"]["code"] == "banned"
     assert code == 4003
     assert not SessionViewer.objects.filter(session=room).exists()
 
@@ -367,14 +374,19 @@ def test_a_hosts_ban_closes_the_viewers_open_socket(room, creator, ana, ws_conne
             await viewer.expect("hello")
             await host.send("moderate", user="ana", kind="ban")
             told = await host.expect("moderation")
-            with pytest.raises(ConnectionClosed) as closed:
+
+            async def read_until_closed():
                 while True:
                     await viewer.recv()
+
+            with pytest.raises(ConnectionClosed) as closed:
+                await read_until_closed()
             return told, closed.value.rcvd
 
     told, close = run(scenario())
     assert told["data"] == {"user": "ana", "kind": "ban"}
-    assert close.code == 4003 and "banned" in close.reason
+    assert close.code == 4003
+    assert "banned" in close.reason
     assert RoomRestriction.objects.filter(user=ana, kind="ban").exists()
 
 
@@ -401,11 +413,12 @@ def test_viewers_are_counted_once_each_and_the_count_is_published_at_most_every_
 
     counts = run(scenario())
     assert counts[-1]["data"]["count"] == 4  # sockets on air
-    gaps = [b["ts"] - a["ts"] for a, b in zip(counts, counts[1:], strict=False)]
+    gaps = [b["ts"] - a["ts"] for a, b in itertools.pairwise(counts)]
     assert all(gap >= 950 for gap in gaps), gaps
     assert SessionViewer.objects.filter(session=room).count() == 3  # distinct viewers
     room.refresh_from_db()
-    assert room.total_viewers == 3 and room.peak_viewers == 4
+    assert room.total_viewers == 3
+    assert room.peak_viewers == 4
 
 
 def test_an_unknown_session_is_refused(ana, ws_connect, redis_url):
@@ -419,7 +432,8 @@ def test_an_unknown_session_is_refused(ana, ws_connect, redis_url):
             return error, closed.value.rcvd.code
 
     error, code = run(scenario())
-    assert error["data"]["code"] == "not_found" and code == 4404
+    assert error["data"]["code"] == "not_found"
+    assert code == 4404
 
 
 def test_runaway_nesting_and_nul_characters_get_an_error_and_the_socket_stays_open(

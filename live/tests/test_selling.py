@@ -76,7 +76,8 @@ def test_host_pins_a_lineup_product_and_the_room_gets_its_card(
     assert session.pinned_product == product
     [pin] = room_events.of(session.pk, "pin")
     card = pin["product"]
-    assert card["id"] == product.pk and card["title"] == "Glow serum"
+    assert card["id"] == product.pk
+    assert card["title"] == "Glow serum"
     assert (card["min_price_amount"], card["max_price_amount"]) == (2000, 2600)
     assert {"id": variant.pk, "price_amount": 2000, "quantity": 50}.items() <= card["variants"][
         0
@@ -301,7 +302,8 @@ def test_buying_during_a_deal_charges_the_deal_price_and_credits_the_session(
     item = order.items.get()
     assert (order.source, order.source_ref) == (SaleSource.LIVE, str(session.pk))
     assert (item.unit_price_amount, item.quantity, order.total_amount) == (1200, 2, 2400)
-    assert checkout.total_amount == 2400 and checkout.status == Checkout.Status.OPEN
+    assert checkout.total_amount == 2400
+    assert checkout.status == Checkout.Status.OPEN
     deal.refresh_from_db()
     variant.refresh_from_db()
     assert (deal.sold, variant.quantity) == (2, 48)
@@ -380,7 +382,8 @@ def test_when_the_stock_reservation_fails_the_deal_claim_is_rolled_back_too(
     deal.refresh_from_db()
     variant.refresh_from_db()
     assert (deal.sold, variant.quantity) == (0, 1)
-    assert not Checkout.objects.exists() and not LiveDealClaim.objects.exists()
+    assert not Checkout.objects.exists()
+    assert not LiveDealClaim.objects.exists()
 
 
 def test_a_product_outside_the_lineup_cannot_be_bought_from_the_room(session, shop, shopper):

@@ -63,7 +63,7 @@ def hook(client, name, key, **extra):
 
 
 def test_creator_schedules_a_session_with_its_lineup_in_the_order_chosen(shop):
-    a, b, c = products(shop, 3)
+    a, _b, c = products(shop, 3)
     session = sessions.schedule_session(
         host=shop.owner,
         title="  Spring haul ",
@@ -72,7 +72,8 @@ def test_creator_schedules_a_session_with_its_lineup_in_the_order_chosen(shop):
         product_ids=[c.pk, a.pk, str(c.pk)],
     )
     assert session.status == LiveSession.Status.SCHEDULED
-    assert session.title == "Spring haul" and session.shop == shop
+    assert session.title == "Spring haul"
+    assert session.shop == shop
     assert session.cover.name.startswith("live/covers/")
     assert list(session.lineup.values_list("product_id", flat=True)) == [c.pk, a.pk]
     assert len(session.stream_key) >= 32
@@ -105,7 +106,8 @@ def test_lineup_takes_only_active_products_of_the_hosts_shop(shop, other_shop, w
             host=shop.owner, title="Hi", scheduled_at=soon(), product_ids=[good.pk, bad.pk]
         )
     assert exc.value.field == "product_ids"
-    assert not LiveSession.objects.exists() and not LineupItem.objects.exists()
+    assert not LiveSession.objects.exists()
+    assert not LineupItem.objects.exists()
 
 
 @pytest.mark.parametrize("title", ["", "   ", "x" * 121])
@@ -165,7 +167,8 @@ def test_another_creator_cannot_change_the_lineup_or_details(session):
     with pytest.raises(NotAllowed):
         sessions.update_session(session=session, by=intruder, title="Mine now")
     session.refresh_from_db()
-    assert session.title == "Friday drop" and session.lineup.count() == 2
+    assert session.title == "Friday drop"
+    assert session.lineup.count() == 2
 
 
 def test_update_session_changes_title_and_time_but_not_after_the_end(session, shop):
@@ -205,13 +208,15 @@ def test_going_live_and_ending_tell_the_room_once_however_often_they_are_called(
         sessions.go_live(session=session, by=shop.owner)
         sessions.go_live(session=session, by=None)
     session.refresh_from_db()
-    assert session.status == LiveSession.Status.LIVE and session.started_at is not None
+    assert session.status == LiveSession.Status.LIVE
+    assert session.started_at is not None
     started_at = session.started_at
     with django_capture_on_commit_callbacks(execute=True):
         sessions.end_session(session=session, by=shop.owner)
         sessions.end_session(session=session, by=None)
     session.refresh_from_db()
-    assert session.status == LiveSession.Status.ENDED and session.ended_at is not None
+    assert session.status == LiveSession.Status.ENDED
+    assert session.ended_at is not None
     assert session.started_at == started_at
     assert types(events, session.pk) == ["session.started", "session.ended"]
 
@@ -221,7 +226,8 @@ def test_an_ended_session_cannot_go_live_again(session, shop):
     with pytest.raises(Conflict):
         sessions.go_live(session=session, by=shop.owner)
     session.refresh_from_db()
-    assert session.status == LiveSession.Status.ENDED and session.started_at is None
+    assert session.status == LiveSession.Status.ENDED
+    assert session.started_at is None
 
 
 def test_staff_may_end_a_session_but_another_creator_may_not(session):

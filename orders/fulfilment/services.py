@@ -68,11 +68,11 @@ def _event(order: Order, kind: str, *, by=None, message: str = "", **data) -> Or
     )
 
 
-def _text(value, *, field: str, label: str, max_length: int, required: bool) -> str:
+def _text(value, *, field: str, label: str, max_length: int | None, required: bool) -> str:
     value = (value or "").strip()
     if required and not value:
         raise ShopFeedError(f"Enter the {label}.", code="required", field=field)
-    if len(value) > max_length:
+    if max_length is not None and len(value) > max_length:
         raise ShopFeedError(
             f"The {label} can be at most {max_length} characters.", code="too_long", field=field
         )
@@ -284,6 +284,7 @@ def _send_refund(refund: Refund, *, by) -> Refund:
                 refund_id=refund.pk,
             )
         else:
+            assert info is not None  # no failure: Stripe answered
             refunded_before = order.refunded_amount
             refund.stripe_refund_id = info.id
             refund.status = (

@@ -92,6 +92,7 @@ def pay_with_saved_card(
         raise IllegalTransition("This checkout cannot be paid any more.")
     profile = cards.ensure_payment_profile(user=by)
     key = checkout.idempotency_key or f"checkout-{checkout.pk}"
+    assert checkout.payment_intent_id is not None  # ensure_payment_intent made one
     pi = gateway.confirm_with_saved_card(
         checkout.payment_intent_id,
         customer=profile.stripe_customer_id,

@@ -136,7 +136,7 @@ def _record_refund(data: dict) -> None:
                 # the ledger) under the same idempotency key; taking the row here would skip it.
                 logger.info("refund %s reported before its row was recorded", ours)
             return
-        status = _REFUND_STATUS.get(data.get("status"), refund.status)
+        status = _REFUND_STATUS.get(data.get("status") or "", refund.status)
         if refund.status != Refund.Status.PENDING and status == Refund.Status.PENDING:
             status = refund.status  # never back to pending
         if status != refund.status:

@@ -36,10 +36,10 @@ def settle(
     """
     if (payment_intent_id is None) == (checkout_id is None):
         raise TypeError("settle() takes payment_intent_id or checkout_id")
-    if checkout_id is None:
+    if payment_intent_id is not None:
         checkout_id = checkout_id_for(payment_intent_id)
-        if checkout_id is None:
-            return None
+    if checkout_id is None:
+        return None
     with transaction.atomic():
         checkout = Checkout.objects.select_for_update().filter(pk=checkout_id).first()
         if checkout is None:
@@ -159,7 +159,7 @@ def _mark_paid(checkout: Checkout, pi: gateway.PaymentIntentInfo, received: int)
 
 # What Stripe must say now for a failure / cancellation event to release the stock (a failed
 # attempt returns the PaymentIntent to requires_payment_method).
-_RELEASE_WHEN = {
+_RELEASE_WHEN: dict[str, frozenset[str]] = {
     Checkout.Status.FAILED: frozenset({"requires_payment_method", "canceled"}),
     Checkout.Status.CANCELLED: frozenset({"canceled"}),
 }

@@ -105,6 +105,7 @@ def _create_payout(*, ledger_account_id: int) -> Payout | None:
     # both under the locks so two runs can never reserve the same money twice.
     available = LedgerAccount.objects.select_related("shop").get(pk=ledger_account_id)
     shop_id = available.shop_id
+    assert shop_id is not None  # create_payouts picks seller accounts, which have a shop
     in_transit = ledger.account(
         kind=Kind.PAYOUTS_IN_TRANSIT, currency=available.currency, shop=available.shop
     )

@@ -47,20 +47,25 @@ def test_an_unbalanced_posting_is_refused_and_writes_nothing():
         ledger.post(reference="bad", kind="sale", entries=[(clearing, -500), (payable, 499)])
     with pytest.raises(ledger.UnbalancedPosting):
         ledger.post(reference="float", kind="sale", entries=[(clearing, -5.0), (payable, 5.0)])
-    assert not LedgerTransaction.objects.exists() and not LedgerEntry.objects.exists()
+    assert not LedgerTransaction.objects.exists()
+    assert not LedgerEntry.objects.exists()
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_postgres_refuses_an_unbalanced_transaction_written_behind_the_service():
-    clearing, payable, _ = _accounts()
-    with pytest.raises(IntegrityError, match="does not balance"):
+    _clearing, payable, _ = _accounts()
+
+    def write_one_sided_posting():
         with transaction.atomic():
             txn = LedgerTransaction.objects.create(reference="sneaky", kind="sale")
             LedgerEntry.objects.create(transaction=txn, account=payable, amount=100, currency="USD")
             # The deferred trigger fires at commit; force the check now inside the block.
             with connection.cursor() as cur:
                 cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+    with pytest.raises(IntegrityError, match="does not balance"):
+        write_one_sided_posting()
     assert not LedgerTransaction.objects.filter(reference="sneaky").exists()
 
 

@@ -52,7 +52,7 @@ def test_checks_on_sqlite_raise_no_warning_about_the_ledger_constraint(tmp_path)
         "DJANGO_SETTINGS_MODULE": "shopfeed.settings",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'check.sqlite3'}",
     }
-    result = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
+    result = subprocess.run(
         [sys.executable, "manage.py", "check", "--database", "default"],
         cwd=BASE_DIR,
         env=env,

@@ -12,6 +12,7 @@ sellers' accounts, and staff holding some) and checks after each sequence that:
 The payouts go through the real SDK to the fake Connect server.
 """
 
+import contextlib
 from collections import defaultdict
 from datetime import timedelta
 
@@ -106,10 +107,9 @@ class World:
         for pk in Payout.objects.filter(status__in=payouts.UNSENT_STATUSES).values_list(
             "pk", flat=True
         ):
-            try:
+            # A refusal is recorded on the payout; the next run tries again.
+            with contextlib.suppress(PaymentError):
                 payouts.send_payout(payout_id=pk)
-            except PaymentError:
-                pass  # recorded on the payout; the next run tries again
 
     def stripe_refuses(self, i):
         self.fake.refuse_destinations ^= {self.destinations[i]}

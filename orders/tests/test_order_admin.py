@@ -32,7 +32,8 @@ def listed(client, **params) -> set[int]:
 def test_only_staff_reach_the_order_admin(client, shopper):
     client.force_login(shopper)
     response = client.get(CHANGELIST)
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
 
 
 def test_staff_filter_orders_by_status_and_shop_and_search_them(
@@ -62,9 +63,11 @@ def test_the_order_page_shows_items_payment_refunds_and_history_read_only(
     assert response.status_code == 200
     assert order.items.get().product_title in body
     assert order.checkout.payment_intent_id in body
-    assert refund.stripe_refund_id in body and "$7.00" in body
+    assert refund.stripe_refund_id in body
+    assert "$7.00" in body
     assert "Refunded $7.00: Dent" in body
-    assert 'name="total_amount"' not in body and 'name="status"' not in body
+    assert 'name="total_amount"' not in body
+    assert 'name="status"' not in body
 
 
 def test_posting_the_order_form_cannot_change_status_or_money(admin_client, shop):
@@ -89,7 +92,8 @@ def test_staff_refund_an_order_in_full_after_confirming(admin_client, localstrip
     order.refresh_from_db()
     assert order.refunded_amount == order.total_amount
     refund = order.refunds.get()
-    assert refund.stripe_refund_id.startswith("re_") and refund.reason == "Goodwill"
+    assert refund.stripe_refund_id.startswith("re_")
+    assert refund.reason == "Goodwill"
 
 
 def test_the_refund_action_reports_an_order_that_cannot_be_refunded(admin_client, shop):
@@ -102,7 +106,8 @@ def test_the_refund_action_reports_an_order_that_cannot_be_refunded(admin_client
         in done.content.decode()
     )
     order.refresh_from_db()
-    assert order.refunded_amount == 0 and not order.refunds.exists()
+    assert order.refunded_amount == 0
+    assert not order.refunds.exists()
 
 
 def test_staff_cancel_orders_with_a_reason_and_stock_returns(admin_client, shop, shopper):
@@ -121,7 +126,8 @@ def test_staff_cancel_orders_with_a_reason_and_stock_returns(admin_client, shop,
     assert "Cancelled: 1 order(s)." in done.content.decode()
     order.refresh_from_db()
     variant.refresh_from_db()
-    assert order.status == S.CANCELLED and variant.quantity == 5
+    assert order.status == S.CANCELLED
+    assert variant.quantity == 5
     assert order.events.get(kind="cancelled").message == "Cancelled: Fraud check"
 
 
@@ -131,7 +137,8 @@ def test_staff_cancel_a_paid_order_which_is_refunded_at_stripe(
     order = paid_order(buyer=shopper, shop=shop)
     run_action(admin_client, "cancel_orders", [order], apply="Cancel orders", text="Duplicate")
     order.refresh_from_db()
-    assert order.status == S.CANCELLED and order.refunded_amount == order.total_amount
+    assert order.status == S.CANCELLED
+    assert order.refunded_amount == order.total_amount
     assert order.refunds.get().stripe_refund_id.startswith("re_")
 
 
@@ -172,7 +179,8 @@ def test_checkouts_and_stripe_events_are_read_only(admin_client, shop):
     event_url = reverse("admin:orders_stripeevent_change", args=[event.pk])
 
     page = admin_client.get(checkout_url)
-    assert page.status_code == 200 and f"Order {order.pk}" in page.content.decode()
+    assert page.status_code == 200
+    assert f"Order {order.pk}" in page.content.decode()
     assert admin_client.get(event_url).status_code == 200
     assert admin_client.get(reverse("admin:orders_checkout_add")).status_code == 403
     assert admin_client.get(reverse("admin:orders_stripeevent_add")).status_code == 403

@@ -59,7 +59,8 @@ def test_payment_intent_is_made_once_for_the_checkout_total_with_its_id_in_metad
     first = intents.ensure_payment_intent(checkout=checkout)
     again = intents.ensure_payment_intent(checkout=Checkout.objects.get(pk=checkout.pk))
 
-    assert first.payment_intent_id and first.payment_intent_id == again.payment_intent_id
+    assert first.payment_intent_id
+    assert first.payment_intent_id == again.payment_intent_id
     assert first.client_secret.startswith(first.payment_intent_id)
     pi = gateway.retrieve_payment_intent(first.payment_intent_id)
     assert (pi.amount, pi.currency) == (5000, "USD")
@@ -91,7 +92,8 @@ def test_a_paid_checkout_marks_every_order_paid_and_posts_each_sale(
 
     checkout.refresh_from_db()
     assert checkout.status == Checkout.Status.PAID
-    assert checkout.amount_received == 3500 and checkout.paid_at
+    assert checkout.amount_received == 3500
+    assert checkout.paid_at
     orders = list(checkout.orders.order_by("total_amount"))
     assert [(o.status, o.total_amount, o.fee_amount) for o in orders] == [
         (Order.Status.PAID, 1000, 100),
@@ -120,8 +122,10 @@ def test_the_buyer_is_emailed_once_when_the_payment_is_settled(
 
     to_buyer = [m for m in mail.outbox if m.to == ["buyer@example.com"]]
     assert len(to_buyer) == 1
-    assert variant.shop.name in to_buyer[0].subject and "confirmed" in to_buyer[0].subject
-    assert "$25.00" in to_buyer[0].body and variant.product.title in to_buyer[0].body
+    assert variant.shop.name in to_buyer[0].subject
+    assert "confirmed" in to_buyer[0].subject
+    assert "$25.00" in to_buyer[0].body
+    assert variant.product.title in to_buyer[0].body
     assert [m.to for m in mail.outbox if m not in to_buyer] == [[variant.shop.owner.email]]
 
 
@@ -255,7 +259,8 @@ def test_a_payment_after_expiry_takes_the_stock_again_when_it_is_there(localstri
     checkout.refresh_from_db()
     assert checkout.status == Checkout.Status.PAID
     order = checkout.orders.get()
-    assert order.status == Order.Status.PAID and order.cancelled_at is None
+    assert order.status == Order.Status.PAID
+    assert order.cancelled_at is None
     assert _stock(variant) == 3
     assert _balance(Kind.BUYER_CLEARING) == -5000
     assert refunds_of(pi["id"]) == []

@@ -206,7 +206,8 @@ def test_send_builds_the_real_stripe_transfer_request(fake_connect, shop):
     assert req.headers["idempotency-key"] == f"payout-{payout.pk}"
     assert req.headers["authorization"] == f"Bearer {SECRET_KEY}"
     payout.refresh_from_db()
-    assert payout.status == "paid" and payout.sent_at is not None
+    assert payout.status == "paid"
+    assert payout.sent_at is not None
     assert payout.stripe_transfer_id in fake_connect.transfers
     assert _balances(shop)["in_transit"] == 0
     assert _paid_out() == 9_000
@@ -384,7 +385,8 @@ def test_the_task_retries_with_backoff_and_stops_after_the_limit(fake_connect, s
 
     payout.refresh_from_db()
     assert (payout.status, payout.attempts) == ("failed", 3)
-    assert send_payout_task.acks_late and send_payout_task.retry_backoff
+    assert send_payout_task.acks_late
+    assert send_payout_task.retry_backoff
 
 
 @pytest.mark.django_db
@@ -400,7 +402,8 @@ def test_lost_answer_keeps_the_money_in_transit_and_the_resend_gets_the_same_tra
 
     payout.refresh_from_db()
     # Out of attempts, but the transfer may exist: not returned, not failed.
-    assert payout.status == "sending" and "may exist" in payout.last_error
+    assert payout.status == "sending"
+    assert "may exist" in payout.last_error
     assert _balances(shop)["in_transit"] == 9_000
     (transfer_id,) = fake_connect.transfers
 
@@ -460,7 +463,8 @@ def test_seller_sees_balance_pending_withdrawable_in_transit_and_history(
     assert 'data-figure="withdrawable">$27.00<' in body
     assert 'data-figure="in-transit">$0.00<' in body
     assert 'data-figure="paid-out">$90.00<' in body
-    assert f"#{payout.pk}" in body and payout.stripe_transfer_id in body
+    assert f"#{payout.pk}" in body
+    assert payout.stripe_transfer_id in body
 
 
 @pytest.mark.django_db
@@ -469,7 +473,8 @@ def test_the_page_shows_only_the_signed_in_sellers_own_money(client, shop, other
     connect(other_shop, "acct_1OtherSeller")
     client.force_login(shop.owner)
     body = client.get(reverse("orders:payouts")).content.decode()
-    assert "acct_1MineSeller" in body and "acct_1OtherSeller" not in body
+    assert "acct_1MineSeller" in body
+    assert "acct_1OtherSeller" not in body
 
     assert client.get(reverse("orders:payouts")).status_code == 200
     client.logout()
@@ -525,7 +530,8 @@ def test_failed_payouts_show_their_last_error_in_the_admin(
     url = reverse("admin:orders_payout_changelist")
     body = admin_client.get(url, {"status__exact": "failed"}).content.decode()
 
-    assert f">{payout.pk}<" in body and "No such destination" in body
+    assert f">{payout.pk}<" in body
+    assert "No such destination" in body
 
 
 @pytest.fixture

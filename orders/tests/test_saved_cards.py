@@ -135,7 +135,8 @@ def test_a_declined_saved_card_is_explained_and_the_checkout_can_still_be_paid_o
     assert response.redirect_chain == [(f"/checkout/{checkout.pk}/pay/", 302)]
     body = response.content.decode()
     assert "Your card was declined" in body
-    assert 'id="payment-form"' in body and "Save this card for one-tap buying" in body
+    assert 'id="payment-form"' in body
+    assert "Save this card for one-tap buying" in body
     assert settlement.settle(checkout_id=checkout.pk).status == Checkout.Status.OPEN
     assert checkout.orders.get().status == "pending_payment"
 

@@ -139,7 +139,8 @@ def test_an_event_of_a_type_we_do_not_handle_is_stored_and_marked_done(client):
     _deliver(client, event_payload("customer.created", {"id": "cus_1", "object": "customer"}))
 
     event = StripeEvent.objects.get()
-    assert event.type == "customer.created" and event.processed_at is not None
+    assert event.type == "customer.created"
+    assert event.processed_at is not None
 
 
 # --- any order of arrival ----------------------------------------------------------------------

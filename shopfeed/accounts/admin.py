@@ -9,13 +9,15 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("username", "handle", "email", "display_name", "is_creator", "is_staff")
     list_filter = ("is_creator", "is_staff", "is_superuser", "is_active")
     search_fields = ("username", "handle", "email", "display_name")
-    fieldsets = BaseUserAdmin.fieldsets + (
+    fieldsets = (
+        *BaseUserAdmin.fieldsets,
         (
             "Profile",
             {"fields": ("handle", "display_name", "avatar", "bio", "birth_date", "is_creator")},
         ),
     )
-    add_fieldsets = BaseUserAdmin.add_fieldsets + (
+    add_fieldsets = (
+        *BaseUserAdmin.add_fieldsets,
         ("Profile", {"fields": ("handle", "email", "is_creator")}),
     )
 

@@ -167,7 +167,8 @@ def test_page_and_price_parameters_state_their_bounds(schema):
     }
     assert params["page_size"] == {"type": "integer", "minimum": 1, "maximum": 100}
     assert params["page"]["minimum"] == 1
-    assert params["min_price"]["type"] == "integer" and params["min_price"]["minimum"] == 0
+    assert params["min_price"]["type"] == "integer"
+    assert params["min_price"]["minimum"] == 0
 
 
 def test_position_fields_state_their_limit(schema):

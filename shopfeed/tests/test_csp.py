@@ -113,7 +113,8 @@ def test_the_live_page_may_open_a_socket_to_its_own_host(world, settings):
     response = Client().get(f"/live/{world['session'].pk}/", HTTP_HOST="shop.example:8000")
 
     connect = policy(response)["connect-src"]
-    assert "ws://shop.example:8000" in connect and "wss://shop.example:8000" in connect
+    assert "ws://shop.example:8000" in connect
+    assert "wss://shop.example:8000" in connect
 
 
 def test_the_live_page_may_play_from_the_media_server(world, settings):

@@ -141,4 +141,5 @@ def test_creator_and_staff_pages_work_under_the_policy(browser, live_server, wor
 
     assert mia.violations == {}, mia.violations
     assert boss.violations == {}, boss.violations
-    assert mia.errors == [] and boss.errors == []
+    assert mia.errors == []
+    assert boss.errors == []

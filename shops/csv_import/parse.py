@@ -6,6 +6,7 @@ breaks is still one row).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
@@ -33,10 +34,8 @@ def read_text(file) -> str:
     if size is not None and size > limit:
         raise too_big
     if hasattr(file, "seek"):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a pipe: read from where it is
             file.seek(0)
-        except (OSError, ValueError):
-            pass  # a pipe: read from where it is
     data = file.read(limit + 1)
     if isinstance(data, str):
         if len(data.encode("utf-8")) > limit:

@@ -204,6 +204,7 @@ class _BulkWriter:
         self.report.variants_updated += len(existing_ids)
 
     def _new_variant(self, product: Product, vp: VariantPlan, *, position: int) -> Variant:
+        assert vp.price_amount is not None, "the planner refuses a new variant without a price"
         variant = Variant(
             product=product,
             shop=self.shop,
@@ -307,7 +308,7 @@ def _last_image_positions(product_ids: list[int]) -> dict[int, int]:
 
 
 def _by_lower_name(model, names: list[str]) -> dict:
-    found = {}
+    found: dict[str, object] = {}
     for chunk in chunks(sorted({n.lower() for n in names}), BATCH):
         qs = model.objects.annotate(lower_name=Lower("name")).filter(lower_name__in=chunk)
         for obj in qs.order_by("name"):  # as the services' name__iexact .first()

@@ -50,7 +50,8 @@ def test_staff_reinstates_a_shop(admin_client, shop, admin_user):
         {"action": "reinstate", "_selected_action": [shop.pk]},
     )
     shop.refresh_from_db()
-    assert shop.status == Shop.Status.ACTIVE and shop.suspended_reason == ""
+    assert shop.status == Shop.Status.ACTIVE
+    assert shop.suspended_reason == ""
 
 
 def test_product_admin_shows_variant_and_image_inlines(admin_client, shop):

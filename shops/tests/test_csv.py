@@ -71,8 +71,16 @@ def snapshot(shop) -> dict:
             "options": p.option_names,
             "tags": sorted(t.name for t in p.tags.all()),
             "variants": [
-                (v.sku, v.option1, v.option2, v.option3, v.price_amount, v.compare_at_amount)
-                + (v.quantity, v.currency)
+                (
+                    v.sku,
+                    v.option1,
+                    v.option2,
+                    v.option3,
+                    v.price_amount,
+                    v.compare_at_amount,
+                    v.quantity,
+                    v.currency,
+                )
                 for v in p.variants.order_by("position", "id")
             ],
             "images": [
@@ -188,7 +196,8 @@ def test_import_reads_a_text_file_object_too(shop):
 
     report = import_products_csv(shop=shop, by=shop.owner, file=io.StringIO(text))
 
-    assert report.ok and report.products_created == 3
+    assert report.ok
+    assert report.products_created == 3
 
 
 def test_import_accepts_a_byte_order_mark_and_published_when_status_is_absent(shop):
@@ -360,7 +369,8 @@ def test_file_that_is_not_utf8_is_reported(shop):
     report = import_products_csv(shop=shop, by=shop.owner, file=file)
 
     assert len(report.errors) == 1
-    assert "UTF-8" in report.errors[0].message and "line 2" in report.errors[0].message
+    assert "UTF-8" in report.errors[0].message
+    assert "line 2" in report.errors[0].message
     assert not shop.products.exists()
 
 
@@ -376,7 +386,8 @@ def test_file_over_the_size_limit_is_refused_before_reading(shop, settings):
 def test_a_change_made_between_the_check_and_the_write_rolls_back_the_whole_import(shop):
     with open(GOOD, "rb") as fh:
         report, plans = check_import(shop=shop, by=shop.owner, file=fh)
-    assert report.ok and plans
+    assert report.ok
+    assert plans
     # Meanwhile another request gives a product of the shop a SKU the file uses.
     VariantFactory(product=ProductFactory(shop=shop, handle="other"), sku="TOTE-01")
     before = row_counts()
@@ -600,7 +611,8 @@ def test_uploading_a_bad_file_lists_the_rows_and_imports_nothing(client, shop):
 
     body = client.get(response["Location"]).content.decode()
     assert "Nothing was imported" in body
-    assert "<td>5</td>" in body and "Variant Compare At Price" in body
+    assert "<td>5</td>" in body
+    assert "Variant Compare At Price" in body
     assert "SKU HOOD-S is already used on row 2." in body
     assert "Fix 12 problems" in body
     assert row_counts() == before

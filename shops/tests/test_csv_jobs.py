@@ -62,14 +62,16 @@ def test_upload_is_stored_and_queued_and_its_page_polls_for_progress(owner_clien
     response = owner_client.post(IMPORT, {"file": upload()})
 
     job = ProductImport.objects.get()
-    assert response.status_code == 302 and response["Location"] == detail_url(job)
+    assert response.status_code == 302
+    assert response["Location"] == detail_url(job)
     assert (job.shop, job.created_by, job.status) == (shop, shop.owner, "queued")
     assert job.file_name == GOOD.name
     with job.file.open("rb") as stored:
         assert stored.read() == GOOD.read_bytes()
     assert not shop.products.exists()  # nothing is written before the worker runs it
     body = owner_client.get(detail_url(job)).content.decode()
-    assert f'hx-get="{status_url(job)}"' in body and 'hx-trigger="every 1s"' in body
+    assert f'hx-get="{status_url(job)}"' in body
+    assert 'hx-trigger="every 1s"' in body
     assert "Waiting for its turn" in body
 
 
@@ -93,7 +95,8 @@ def test_finished_import_stops_polling_and_shows_what_was_created(owner_client, 
 
     job.refresh_from_db()
     assert (job.status, job.rows_checked, job.rows_total) == ("done", 10, 10)
-    assert job.report["products_created"] == 3 and job.report["errors"] == []
+    assert job.report["products_created"] == 3
+    assert job.report["errors"] == []
     body = owner_client.get(status_url(job)).content.decode()
     assert "hx-get" not in body
     assert "Imported: 3 products created, 0 updated." in body
@@ -114,7 +117,8 @@ def test_a_file_with_a_bad_row_writes_nothing_and_the_report_lists_each_row(owne
     ]
     assert row_counts() == before
     body = owner_client.get(status_url(job)).content.decode()
-    assert "Nothing was imported" in body and "Fix 12 problems" in body
+    assert "Nothing was imported" in body
+    assert "Fix 12 problems" in body
     assert "hx-get" not in body
 
 
@@ -142,7 +146,8 @@ def test_anonymous_visitor_cannot_see_an_import(client, shop):
 
     response = client.get(status_url(job))
 
-    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
 
 
 # --- a real worker -------------------------------------------------------------------------
@@ -184,7 +189,8 @@ def test_five_thousand_products_are_imported_with_their_variants_tags_and_images
     assert shop.products.filter(status="active").count() == 5000
     assert Variant.objects.filter(shop=shop).count() == 5000
     assert ProductImage.objects.filter(product__shop=shop).count() == 5000
-    assert Category.objects.count() == 7 and Tag.objects.count() == 6
+    assert Category.objects.count() == 7
+    assert Tag.objects.count() == 6
     last = shop.products.get(handle="item-4999")
     assert last.tab_position == 5000
     assert sorted(t.name for t in last.tags.all()) == ["bulk", "group-4"]

@@ -215,7 +215,8 @@ def test_overview_shows_status_counts_and_links(owner_client, shop, shirt):
     ProductFactory(shop=shop, status=Product.Status.DRAFT)
     body = owner_client.get(DASHBOARD).content.decode()
     assert shop.name in body
-    assert "<strong>1</strong> active" in body and "<strong>1</strong> draft" in body
+    assert "<strong>1</strong> active" in body
+    assert "<strong>1</strong> draft" in body
     for name in ("shops:dashboard-import", "shops:dashboard-export", "shops:dashboard-tab"):
         assert reverse(name) in body
     assert reverse("shops:profile", kwargs={"handle": shop.owner.handle}) in body
@@ -231,7 +232,8 @@ def test_suspended_shop_owner_sees_the_reason_on_the_overview(owner_client, shop
 def test_creator_without_a_shop_is_sent_to_open_one_first(client, creator):
     client.force_login(creator)
     response = client.get(CREATE)
-    assert response.status_code == 302 and response["Location"] == DASHBOARD
+    assert response.status_code == 302
+    assert response["Location"] == DASHBOARD
 
 
 # --- shop settings -------------------------------------------------------------------------
@@ -262,7 +264,8 @@ def test_shop_edit_with_a_bad_currency_shows_the_error_and_changes_nothing(owner
     assert response.status_code == 400
     assert "Use a three-letter ISO currency code." in response.content.decode()
     shop.refresh_from_db()
-    assert shop.name != "Renamed" and shop.currency == "USD"
+    assert shop.name != "Renamed"
+    assert shop.currency == "USD"
 
 
 def test_currency_cannot_change_once_the_shop_has_products(owner_client, shop, shirt):
@@ -279,7 +282,8 @@ def test_a_non_image_logo_is_refused(owner_client, shop):
     assert response.status_code == 400
     assert "Upload a JPEG, PNG, WebP or GIF image." in response.content.decode()
     shop.refresh_from_db()
-    assert shop.name != "Renamed" and not shop.logo
+    assert shop.name != "Renamed"
+    assert not shop.logo
 
 
 def test_another_creator_posting_the_shop_form_only_changes_their_own_shop(
@@ -417,7 +421,8 @@ def test_duplicate_sku_in_the_form_is_refused_and_nothing_written(owner_client, 
     )
     assert response.status_code == 400
     assert "SKU DUP is used by two variants." in response.content.decode()
-    assert not Product.objects.exists() and not Variant.objects.exists()
+    assert not Product.objects.exists()
+    assert not Variant.objects.exists()
 
 
 def test_sku_used_by_another_product_of_the_shop_is_refused(owner_client, shop, shirt):
@@ -500,7 +505,8 @@ def test_bad_image_upload_shows_the_error_and_writes_nothing(
 
 def test_edit_page_shows_prices_in_major_units(owner_client, shirt):
     body = owner_client.get(edit_url(shirt)).content.decode()
-    assert 'value="39.00"' in body and 'value="42.00"' in body
+    assert 'value="39.00"' in body
+    assert 'value="42.00"' in body
     assert 'value="LS-S"' in body
 
 
@@ -587,7 +593,8 @@ def test_owner_deletes_and_reorders_images(owner_client, shirt):
     assert response.status_code == 302
     order = list(shirt.images.values_list("pk", flat=True))
     assert order[:2] == [c.pk, a.pk]
-    assert len(order) == 3 and b.pk not in order  # the new upload goes last
+    assert len(order) == 3
+    assert b.pk not in order
 
 
 def test_image_of_another_product_cannot_be_deleted_through_your_form(owner_client, shirt):
@@ -649,10 +656,12 @@ def test_archive_needs_a_post(owner_client, shirt):
 def test_product_list_shows_every_status_and_filters(owner_client, shop, shirt):
     ProductFactory(shop=shop, title="Old Hat", status=Product.Status.ARCHIVED)
     body = owner_client.get(PRODUCTS).content.decode()
-    assert "Linen Shirt" in body and "Old Hat" in body
+    assert "Linen Shirt" in body
+    assert "Old Hat" in body
     assert "$39.00–$42.00" in body
     body = owner_client.get(PRODUCTS, {"status": "archived"}).content.decode()
-    assert "Old Hat" in body and "Linen Shirt" not in body
+    assert "Old Hat" in body
+    assert "Linen Shirt" not in body
 
 
 # --- another creator -----------------------------------------------------------------------
@@ -747,7 +756,7 @@ def test_owner_reorders_the_tab_and_features_one(owner_client, shop, three):
 
 
 def test_move_up_button_swaps_a_product_with_the_one_above(owner_client, shop, three):
-    a, b, c = three
+    _a, _b, c = three
     rows = [{"product": str(p.pk), "position": str(i)} for i, p in enumerate(three, 1)]
     response = owner_client.post(TAB, {**tab_post(rows), "move": f"{c.pk}:up"})
     assert response.status_code == 302
@@ -779,4 +788,5 @@ def test_a_second_creator_sees_only_their_own_products(client, shirt):
     client.force_login(other.owner)
     for url in (PRODUCTS, TAB):
         body = client.get(url).content.decode()
-        assert "Their Thing" in body and "Linen Shirt" not in body
+        assert "Their Thing" in body
+        assert "Linen Shirt" not in body

@@ -35,7 +35,8 @@ def test_product_list_without_drafts_has_no_draft_hint(client, shop):
 
 def test_pages_point_browsers_at_the_favicon(client):
     body = client.get(reverse("shops:home")).content.decode()
-    assert 'rel="icon"' in body and "favicon.ico" in body
+    assert 'rel="icon"' in body
+    assert "favicon.ico" in body
 
 
 def test_favicon_ico_leads_to_an_icon(client, live_server):

@@ -136,7 +136,8 @@ def test_card_shows_from_price_compare_at_and_sold_out(client, shop):
     body = get_tab(client, shop).content.decode()
     assert "from $15.00" in body
     assert '<s class="compare">$30.00</s>' in body
-    assert "$9.00" in body and "from $9.00" not in body
+    assert "$9.00" in body
+    assert "from $9.00" not in body
     assert body.count("Sold out") == 1
 
 
@@ -275,7 +276,8 @@ def test_htmx_filter_request_returns_only_the_grid(client, shop):
     response = client.get(url, {"max_price": "10"}, headers=HTMX)
     body = response.content.decode()
     assert response.status_code == 200
-    assert "<html" not in body and "<form" not in body
+    assert "<html" not in body
+    assert "<form" not in body
     assert card_titles(response) == ["Cap"]
     assert "HX-Request" in response["Vary"]
 
@@ -348,7 +350,8 @@ def test_htmx_grid_of_a_suspended_shop_shows_the_notice_only(client, shop):
     url = reverse("shops:profile", kwargs={"handle": shop.owner.handle})
     body = client.get(url, headers=HTMX).content.decode()
     assert "This shop is unavailable" in body
-    assert "Fake Watch" not in body and "<html" not in body
+    assert "Fake Watch" not in body
+    assert "<html" not in body
 
 
 # --- product page ------------------------------------------------------------------------
@@ -413,7 +416,8 @@ def test_product_page_shows_category_tags_and_way_back_to_the_tab(client, creato
     services.set_tags(product=product, names=["summer", "linen"])
     body = client.get(product_url(product)).content.decode()
     assert ">Shirts</a>" in body
-    assert ">summer</a>" in body and ">linen</a>" in body
+    assert ">summer</a>" in body
+    assert ">linen</a>" in body
     assert f'href="/@{creator.handle}/"' in body
     assert 'id="buy-form"' in body  # buying starts here
 
@@ -438,7 +442,8 @@ def test_search_finds_products_across_active_shops(client, shop, other_shop):
     assert sorted(card_titles(response)) == ["Linen Shirt", "Linen Trousers"]
     body = response.content.decode()
     assert "Results for “linen”" in body
-    assert shop.name in body and other_shop.name in body
+    assert shop.name in body
+    assert other_shop.name in body
 
 
 def test_search_filters_and_sorts_like_the_tab(client, shop, other_shop):

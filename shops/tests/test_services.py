@@ -82,7 +82,8 @@ def test_staff_suspension_needs_a_reason(shop, admin_user):
     with pytest.raises(ShopFeedError):
         services.suspend_shop(shop=shop, reason="  ", by=admin_user)
     shop = services.suspend_shop(shop=shop, reason="Counterfeit goods", by=admin_user)
-    assert shop.is_suspended and shop.suspended_reason == "Counterfeit goods"
+    assert shop.is_suspended
+    assert shop.suspended_reason == "Counterfeit goods"
 
 
 # --- the product page's save ---------------------------------------------------------------

@@ -50,4 +50,5 @@ def test_making_a_thumbnail_twice_keeps_one_file(shop, settings):
     second = services.make_thumbnail(image_id=img.pk).thumbnail.name
     thumbs = list((settings.MEDIA_ROOT / "products" / "thumbs").rglob("*.jpg"))
     assert len(thumbs) == 1
-    assert second.endswith(".jpg") and first.endswith(".jpg")
+    assert second.endswith(".jpg")
+    assert first.endswith(".jpg")
