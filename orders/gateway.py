@@ -138,6 +138,33 @@ def create_transfer(
     return TransferInfo(id=transfer.id, amount=int(transfer.amount), destination=destination)
 
 
+def list_events(
+    *, type: str, created_from: int, created_to: int, max_events: int = 1000
+) -> list[dict]:
+    """Stripe's events of one type created between two Unix times (inclusive), newest first.
+
+    What the webhook should have brought; Stripe keeps them 30 days. At most `max_events`
+    (100 a call).
+    """
+    page = _call(
+        _client().v1.events.list,
+        params={
+            "type": type,
+            "created": {"gte": created_from, "lte": created_to},
+            "limit": min(100, max_events),
+        },
+    )
+    found: list[dict] = []
+    try:
+        for event in page.auto_paging_iter():
+            found.append(event.to_dict())
+            if len(found) >= max_events:
+                break
+    except stripe.StripeError as exc:
+        raise PaymentError(str(exc) or "Stripe refused the request.") from exc
+    return found
+
+
 def construct_event(payload: bytes, sig_header: str | None) -> dict:
     """Verify a webhook's signature (300 s tolerance, never disabled) and parse it."""
     if not sig_header:
