@@ -4,14 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0004_saved_cards'),
+        ("orders", "0004_saved_cards"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='stripeevent',
-            index=models.Index(condition=models.Q(('processed_at__isnull', True)), fields=['received_at'], name='orders_stripeevent_unprocessed'),
+            model_name="stripeevent",
+            index=models.Index(
+                condition=models.Q(("processed_at__isnull", True)),
+                fields=["received_at"],
+                name="orders_stripeevent_unprocessed",
+            ),
         ),
     ]
