@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ..models import Checkout, StripeEvent
 from .refunds import record_refund_event
-from .settlement import release_unpaid, settle
+from .settlement import payment_failed, release_unpaid, settle
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def _on_succeeded(payload: dict) -> None:
 
 
 def _on_failed(payload: dict) -> None:
-    release_unpaid(payment_intent_id=payload["data"]["object"]["id"], status=Checkout.Status.FAILED)
+    payment_failed(payment_intent_id=payload["data"]["object"]["id"], event_id=payload["id"])
 
 
 def _on_canceled(payload: dict) -> None:
