@@ -8,9 +8,9 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..models import Checkout, StripeEvent
+from ..models import StripeEvent
 from .refunds import record_refund_event
-from .settlement import payment_failed, release_unpaid, settle
+from .settlement import payment_canceled, payment_failed, settle
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +26,7 @@ def _on_failed(payload: dict) -> None:
 
 
 def _on_canceled(payload: dict) -> None:
-    release_unpaid(
-        payment_intent_id=payload["data"]["object"]["id"], status=Checkout.Status.CANCELLED
-    )
+    payment_canceled(payment_intent_id=payload["data"]["object"]["id"])
 
 
 # Event type -> handlers, run in order inside the event's transaction.

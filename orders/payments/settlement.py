@@ -166,28 +166,25 @@ def payment_failed(*, payment_intent_id: str, event_id: str = "") -> Checkout | 
     """
 
     def note_decline(checkout: Checkout, pi: gateway.PaymentIntentInfo, current: bool) -> None:
-        if pi.status != "succeeded":
-            record_once(
-                checkout,
-                kind="payment_failed",
-                message="A card was declined; the checkout stayed open for another card.",
-                data={"payment_intent_id": pi.id, "event_id": event_id},
-            )
+        record_once(
+            checkout,
+            kind="payment_failed",
+            message="A card was declined; the checkout stayed open for another card.",
+            data={"payment_intent_id": pi.id, "event_id": event_id},
+        )
 
     return _act_on_unpaid(payment_intent_id, note_decline)
 
 
-def release_unpaid(*, payment_intent_id: str, status: str) -> Checkout | None:
-    """A payment was cancelled: give the stock back if Stripe confirms it is (DESIGN.md 4)."""
-    if status != Checkout.Status.CANCELLED:
-        raise ValueError(f"release_unpaid() status must be cancelled, not {status!r}")
+def payment_canceled(*, payment_intent_id: str) -> Checkout | None:
+    """A payment was cancelled: give the stock back if Stripe confirms it (DESIGN.md 4)."""
 
     def release(checkout: Checkout, pi: gateway.PaymentIntentInfo, current: bool) -> None:
         if current and pi.status == "canceled":
             if not checkout.payment_intent_id:
                 checkout.payment_intent_id = pi.id
                 checkout.save(update_fields=["payment_intent_id", "updated_at"])
-            release_checkout(checkout_id=checkout.pk, status=status)
+            release_checkout(checkout_id=checkout.pk, status=Checkout.Status.CANCELLED)
 
     return _act_on_unpaid(payment_intent_id, release)
 

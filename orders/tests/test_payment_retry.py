@@ -159,9 +159,7 @@ def test_a_cancelled_payment_after_a_decline_gives_the_stock_back(
     checkout = _decline(checkout, buyer)
     localstripe_call(f"/v1/payment_intents/{checkout.payment_intent_id}/cancel")
 
-    settlement.release_unpaid(
-        payment_intent_id=checkout.payment_intent_id, status=Checkout.Status.CANCELLED
-    )
+    settlement.payment_canceled(payment_intent_id=checkout.payment_intent_id)
 
     assert Checkout.objects.get(pk=checkout.pk).status == Checkout.Status.CANCELLED
     assert _stock(variant) == 5
