@@ -24,3 +24,10 @@ class RefundTooLarge(ShopFeedError):
     """A refund cannot exceed what was paid and not yet refunded."""
 
     code = "refund_too_large"
+
+
+class CardDeclined(PaymentError):
+    """Your card was declined — try another card."""
+
+    code = "card_declined"
+    status_code = 402

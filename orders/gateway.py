@@ -17,7 +17,7 @@ from django.conf import settings
 
 from shopfeed.errors import ShopFeedError
 
-from .errors import IllegalTransition, PaymentError
+from .errors import CardDeclined, IllegalTransition, PaymentError
 from .models import Checkout
 
 
@@ -34,6 +34,13 @@ class PaymentIntentInfo:
     currency: str
     client_secret: str
     metadata: dict
+    # Why the last attempt to pay failed (a declined card), "" if none did.
+    last_error: str = ""
+
+    @property
+    def declined(self) -> bool:
+        """The last card was refused and the PaymentIntent waits for another one."""
+        return self.status == "requires_payment_method" and bool(self.last_error)
 
 
 @dataclass(frozen=True)
@@ -61,13 +68,15 @@ def _client() -> stripe.StripeClient:
 def _call(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
+    except stripe.CardError as exc:
+        raise CardDeclined() from exc
     except stripe.StripeError as exc:
         message = getattr(exc, "user_message", None) or str(exc) or "Stripe refused the request."
         raise PaymentError(message) from exc
 
 
 def _pi(obj) -> PaymentIntentInfo:
-    data = obj.to_dict()
+    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
     received = int(data.get("amount_received") or 0)
     if not received and data["status"] == "succeeded":
         # localstripe leaves amount_received out; on Stripe a succeeded automatic-capture
@@ -81,7 +90,14 @@ def _pi(obj) -> PaymentIntentInfo:
         currency=str(data["currency"]).upper(),
         client_secret=data.get("client_secret") or "",
         metadata=dict(data.get("metadata") or {}),
+        last_error=_error_message(data.get("last_payment_error")),
     )
+
+
+def _error_message(error) -> str:
+    if not error:
+        return ""
+    return str(error.get("message") or error.get("code") or "declined")
 
 
 def create_payment_intent(
@@ -102,6 +118,42 @@ def create_payment_intent(
 
 def retrieve_payment_intent(payment_intent_id: str) -> PaymentIntentInfo:
     return _pi(_call(_client().v1.payment_intents.retrieve, payment_intent_id))
+
+
+def payment_intent_for_another_card(
+    payment_intent_id: str, *, idempotency_key: str
+) -> PaymentIntentInfo:
+    """The PaymentIntent to confirm the next card with, after the last one was declined.
+
+    On Stripe the same one: a declined PaymentIntent is back in requires_payment_method and is
+    confirmed again. localstripe cannot confirm a PaymentIntent again after a decline, so
+    there a new one is made under `idempotency_key`, for the same amount, buyer and metadata;
+    the caller stores it and cancels the old one.
+    """
+    data = _call(_client().v1.payment_intents.retrieve, payment_intent_id).to_dict()
+    charge = data.get("latest_charge") or {}
+    stuck = (
+        _is_localstripe()
+        and data["status"] == "requires_payment_method"
+        and isinstance(charge, dict)
+        and charge.get("status") == "failed"
+    )
+    if not stuck:
+        return _pi(data)
+    params = {
+        "amount": data["amount"],
+        "currency": data["currency"],
+        "metadata": dict(data.get("metadata") or {}),
+        "payment_method_types": ["card"],
+    }
+    if data.get("customer"):  # the buyer's Customer, set when they asked to save the card
+        params["customer"] = data["customer"]
+    fresh = _call(
+        _client().v1.payment_intents.create,
+        params=params,
+        options={"idempotency_key": idempotency_key},
+    )
+    return _pi(fresh)
 
 
 def cancel_payment_intent(payment_intent_id: str, *, idempotency_key: str) -> PaymentIntentInfo:
@@ -139,6 +191,33 @@ def create_transfer(
         options={"idempotency_key": idempotency_key},
     )
     return TransferInfo(id=transfer.id, amount=int(transfer.amount), destination=destination)
+
+
+def list_events(
+    *, type: str, created_from: int, created_to: int, max_events: int = 1000
+) -> list[dict]:
+    """Stripe's events of one type created between two Unix times (inclusive), newest first.
+
+    What the webhook should have brought; Stripe keeps them 30 days. At most `max_events`
+    (100 a call).
+    """
+    page = _call(
+        _client().v1.events.list,
+        params={
+            "type": type,
+            "created": {"gte": created_from, "lte": created_to},
+            "limit": min(100, max_events),
+        },
+    )
+    found: list[dict] = []
+    try:
+        for event in page.auto_paging_iter():
+            found.append(event.to_dict())
+            if len(found) >= max_events:
+                break
+    except stripe.StripeError as exc:
+        raise PaymentError(str(exc) or "Stripe refused the request.") from exc
+    return found
 
 
 WEBHOOK_TOLERANCE_SECONDS = 300
@@ -207,21 +286,20 @@ def uses_local_stripe() -> bool:
 _PAYMENT_METHOD_ID = re.compile(r"(card|pm|src)_[A-Za-z0-9]{1,200}")
 
 
-def confirm_card_on_local_stripe(*, checkout: Checkout, payment_method: str) -> str:
+def confirm_card_on_local_stripe(*, checkout: Checkout, payment_method: str) -> PaymentIntentInfo:
     """Development only: attach the card localstripe tokenised in the browser, and confirm.
 
-    Returns the PaymentIntent's status; the order still becomes paid only from the webhook.
+    The order still becomes paid only from the webhook. Raises CardDeclined for a refused card.
     """
     if not _PAYMENT_METHOD_ID.fullmatch(payment_method or ""):
         raise ShopFeedError("The card could not be read; enter it again.", code="bad_card")
     if checkout.status != Checkout.Status.OPEN or not checkout.payment_intent_id:
         raise IllegalTransition("This checkout cannot be paid any more.")
-    pi = confirm_payment_intent(
+    return confirm_payment_intent(
         checkout.payment_intent_id,
         payment_method=payment_method,
         idempotency_key=f"{checkout.idempotency_key}-confirm-{payment_method}",
     )
-    return pi.status
 
 
 # --- saved cards (a Stripe Customer per buyer) ------------------------------------------------

@@ -289,6 +289,14 @@ class StripeEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        indexes = [
+            # The payment sweep asks every few seconds for what is still unprocessed.
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(processed_at__isnull=True),
+                name="orders_stripeevent_unprocessed",
+            )
+        ]
 
     def __str__(self):
         return f"{self.type} {self.event_id}"

@@ -212,9 +212,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's filesystem transport needs its folders to exist.
     for _folder in ("out", "processed", "control"):
         (CELERY_DATA_DIR / _folder).mkdir(parents=True, exist_ok=True)
+elif CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://")):
+    # RabbitMQ (production's broker of choice): a message a dead worker held goes back to the
+    # queue as soon as its connection drops; publishing waits for the broker's confirmation.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 else:
-    # A countdown longer than the visibility timeout runs twice (DESIGN.md section 9).
+    # Redis gives a dead worker's message back only after this timeout, and a countdown longer
+    # than it runs twice (DESIGN.md section 9); the payment sweep does not wait for it.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -223,6 +229,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
+# The payment sweep runs this often and looks at what is older than PAYMENT_SWEEP_AFTER_SECONDS
+# (younger events are the webhook's and its task's to handle).
+PAYMENT_SWEEP_SECONDS = env.int("PAYMENT_SWEEP_SECONDS", default=15)
+PAYMENT_SWEEP_AFTER_SECONDS = env.int("PAYMENT_SWEEP_AFTER_SECONDS", default=30)
 # Long delays live here, never in countdowns (a countdown past the visibility timeout runs
 # twice on Redis; DESIGN.md section 9).
 CELERY_BEAT_SCHEDULE = {
@@ -233,6 +243,12 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-payments": {
         "task": "orders.payment_tasks.reconcile_payments_task",
         "schedule": 300.0,
+    },
+    # A paid checkout whose webhook or task was lost in a crash settles within a minute.
+    "sweep-payments": {
+        "task": "orders.payments.tasks.sweep_payments_task",
+        "schedule": float(PAYMENT_SWEEP_SECONDS),
+        "options": {"expires": float(PAYMENT_SWEEP_SECONDS)},
     },
     "release-payables": {
         "task": "orders.payout_tasks.release_payables_task",

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from shopfeed.errors import ShopFeedError
 
+from ..errors import CardDeclined
 from ..models import Checkout
 from ..payments import intents
 from . import services as cards
@@ -37,7 +38,9 @@ def checkout_pay_saved(request, checkout_id):
         intents.pay_with_saved_card(
             checkout=checkout, by=request.user, card_id=request.POST.get("card_id") or None
         )
-    except ShopFeedError as exc:  # PaymentError (declined) included: the checkout stays open
+    except CardDeclined:  # the checkout stays open; the pay page says so and offers the form
+        return redirect("orders:checkout-pay", checkout_id=checkout.pk)
+    except ShopFeedError as exc:  # e.g. the bank wants to confirm: the checkout stays open
         messages.error(request, exc.message)
         return redirect("orders:checkout-pay", checkout_id=checkout.pk)
     return redirect("orders:checkout-done", checkout_id=checkout.pk)

@@ -19,7 +19,7 @@ from ..cards import services as cards
 from ..cart import selectors as cart_selectors
 from ..cart import services as cart_services
 from ..cart.views import render_cart, request_cart, safe_next, set_cart_count
-from ..errors import PaymentError
+from ..errors import CardDeclined, PaymentError
 from ..models import Address, Cart, Checkout
 from ..payments import intents
 from . import services
@@ -176,16 +176,19 @@ def checkout_pay(request, checkout_id):
     checkout = _own_checkout(request, checkout_id)
     if checkout.status == Checkout.Status.PAID:
         return redirect("orders:checkout-done", checkout_id=checkout.pk)
-    error, status = "", 200
+    error, status, declined = "", 200, False
     if checkout.status == Checkout.Status.OPEN:
         try:
-            checkout = intents.ensure_payment_intent(checkout=checkout)
+            page = intents.prepare_payment(checkout=checkout)
         except ShopFeedError as exc:
             error, status = exc.message, exc.status_code
+        else:
+            checkout, declined = page.checkout, page.declined
     context = {
         "checkout": checkout,
         "orders": list(_orders(checkout)),
         "error": error,
+        "declined": CardDeclined().message if declined else "",
         "stripe_js_url": settings.STRIPE_JS_URL,
         "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
         "local_stripe": gateway.uses_local_stripe(),
@@ -202,14 +205,18 @@ def checkout_local_confirm(request, checkout_id):
         raise Http404
     checkout = _own_checkout(request, checkout_id)
     try:
-        status = gateway.confirm_card_on_local_stripe(
-            checkout=checkout, payment_method=request.POST.get("payment_method", "")
+        pi = intents.confirm_tokenised_card(
+            checkout=checkout,
+            by=request.user,
+            payment_method=request.POST.get("payment_method", ""),
         )
     except PaymentError as exc:  # Stripe said no (a declined card): payment required
         return JsonResponse({"detail": exc.message, "code": exc.code}, status=402)
     except ShopFeedError as exc:
         return JsonResponse({"detail": exc.message, "code": exc.code}, status=exc.status_code)
-    return JsonResponse({"status": status})
+    if pi.status == "requires_action":  # 3-D Secure, on this attempt's PaymentIntent
+        return JsonResponse({"status": pi.status, "client_secret": pi.client_secret})
+    return JsonResponse({"status": pi.status})
 
 
 @login_required

@@ -1,16 +1,16 @@
 """Stripe's webhook events: stored once when they arrive, then processed by their handlers
-in a Celery task (and again by reconciliation if that was lost)."""
+in a Celery task (and again by the payment sweep or reconciliation if that was lost)."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..models import Checkout, StripeEvent
+from ..models import StripeEvent
 from .refunds import record_refund_event
-from .settlement import release_unpaid, settle
+from .settlement import payment_canceled, payment_failed, settle
 
 logger = logging.getLogger(__name__)
 
@@ -22,13 +22,11 @@ def _on_succeeded(payload: dict) -> None:
 
 
 def _on_failed(payload: dict) -> None:
-    release_unpaid(payment_intent_id=payload["data"]["object"]["id"], status=Checkout.Status.FAILED)
+    payment_failed(payment_intent_id=payload["data"]["object"]["id"], event_id=payload["id"])
 
 
 def _on_canceled(payload: dict) -> None:
-    release_unpaid(
-        payment_intent_id=payload["data"]["object"]["id"], status=Checkout.Status.CANCELLED
-    )
+    payment_canceled(payment_intent_id=payload["data"]["object"]["id"])
 
 
 # Event type -> handlers, run in order inside the event's transaction.
@@ -44,26 +42,39 @@ EVENT_HANDLERS: dict[str, list[EventHandler]] = {
 }
 
 
+def _store(event: dict) -> StripeEvent | None:
+    try:
+        with transaction.atomic():
+            return StripeEvent.objects.create(
+                event_id=event["id"], type=event["type"], payload=event
+            )
+    except IntegrityError:
+        return None
+
+
 def record_stripe_event(*, event: dict) -> StripeEvent | None:
     """Store a verified event once and queue its processing; None if it was stored before."""
     from .tasks import process_stripe_event_task  # the task module imports this one
 
-    try:
-        with transaction.atomic():
-            stored = StripeEvent.objects.create(
-                event_id=event["id"], type=event["type"], payload=event
-            )
+    with transaction.atomic():
+        stored = _store(event)
+        if stored is not None:
             transaction.on_commit(lambda: process_stripe_event_task.delay(stored.pk), robust=True)
-    except IntegrityError:
-        return None
     return stored
 
 
-def process_stripe_event(*, event_pk: int) -> bool:
-    """Run an event's handlers once; False if it was processed already (or is unknown)."""
+def process_stripe_event(*, event_pk: int, skip_locked: bool = False) -> bool:
+    """Run an event's handlers once; False if it was processed already (or is unknown).
+
+    With `skip_locked`, an event another process is working on right now is left to it.
+    """
     try:
         with transaction.atomic():
-            event = StripeEvent.objects.select_for_update().filter(pk=event_pk).first()
+            event = (
+                StripeEvent.objects.select_for_update(skip_locked=skip_locked)
+                .filter(pk=event_pk)
+                .first()
+            )
             if event is None or event.processed_at is not None:
                 return False
             for handler in EVENT_HANDLERS.get(event.type, []):
@@ -79,13 +90,49 @@ def process_stripe_event(*, event_pk: int) -> bool:
     return True
 
 
-def process_stale_events(*, received_before: datetime, limit: int = 500) -> None:
-    """Process events stored but never processed (their enqueue was lost, or they failed)."""
+def process_stale_events(
+    *, received_before: datetime, limit: int = 500, include_failed: bool = True
+) -> int:
+    """Process events stored but never processed: their task was lost (with its worker, or
+    with a broker that restarted empty) or, with `include_failed`, it failed. Returns how many.
+    """
     stale_events = StripeEvent.objects.filter(
         processed_at__isnull=True, received_at__lte=received_before
     )
-    for event_pk in stale_events.values_list("pk", flat=True)[:limit]:
+    if not include_failed:
+        stale_events = stale_events.filter(error="")
+    processed = 0
+    for event_pk in stale_events.order_by("received_at").values_list("pk", flat=True)[:limit]:
         try:
-            process_stripe_event(event_pk=event_pk)
+            processed += process_stripe_event(event_pk=event_pk, skip_locked=True)
         except Exception:
             logger.exception("stripe event %s still fails", event_pk)
+    return processed
+
+
+def catch_up_events(*, fetched: Iterable[dict]) -> int:
+    """Store and process events read from Stripe's API that never reached our webhook.
+
+    They come from Stripe over an authenticated call, so they need no signature; one that
+    the webhook stored meanwhile is left alone (the event id is unique). Returns how many
+    were processed here.
+    """
+    fetched = list(fetched)
+    known = set(
+        StripeEvent.objects.filter(event_id__in=[e["id"] for e in fetched]).values_list(
+            "event_id", flat=True
+        )
+    )
+    processed = 0
+    for event in fetched:
+        if event["id"] in known:
+            continue
+        stored = _store(event)
+        if stored is None:
+            continue  # the webhook brought it just now; its own task processes it
+        logger.warning("stripe event %s (%s) never came by webhook", event["id"], event["type"])
+        try:
+            processed += process_stripe_event(event_pk=stored.pk, skip_locked=True)
+        except Exception:
+            logger.exception("stripe event %s fails", stored.pk)
+    return processed

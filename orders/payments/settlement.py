@@ -157,41 +157,55 @@ def _mark_paid(checkout: Checkout, pi: gateway.PaymentIntentInfo, received: int)
     )
 
 
-# What Stripe must say now for a failure / cancellation event to release the stock (a failed
-# attempt returns the PaymentIntent to requires_payment_method).
-_RELEASE_WHEN: dict[str, frozenset[str]] = {
-    Checkout.Status.FAILED: frozenset({"requires_payment_method", "canceled"}),
-    Checkout.Status.CANCELLED: frozenset({"canceled"}),
-}
+def payment_failed(*, payment_intent_id: str, event_id: str = "") -> Checkout | None:
+    """A card was declined. The checkout stays open, its stock held, for another card until
+    it expires or its payment is cancelled: Stripe leaves the PaymentIntent waiting for one.
+
+    Only what Stripe says now counts (events come late and out of order): a payment that has
+    since succeeded is settled.
+    """
+
+    def note_decline(checkout: Checkout, pi: gateway.PaymentIntentInfo, current: bool) -> None:
+        record_once(
+            checkout,
+            kind="payment_failed",
+            message="A card was declined; the checkout stayed open for another card.",
+            data={"payment_intent_id": pi.id, "event_id": event_id},
+        )
+
+    return _act_on_unpaid(payment_intent_id, note_decline)
 
 
-def release_unpaid(*, payment_intent_id: str, status: str) -> Checkout | None:
-    """A payment failed or was cancelled: give the stock back if Stripe confirms it is unpaid."""
-    if status not in _RELEASE_WHEN:
-        raise ValueError(f"release_unpaid() status must be failed or cancelled, not {status!r}")
+def payment_canceled(*, payment_intent_id: str) -> Checkout | None:
+    """A payment was cancelled: give the stock back if Stripe confirms it (DESIGN.md 4)."""
+
+    def release(checkout: Checkout, pi: gateway.PaymentIntentInfo, current: bool) -> None:
+        if current and pi.status == "canceled":
+            if not checkout.payment_intent_id:
+                checkout.payment_intent_id = pi.id
+                checkout.save(update_fields=["payment_intent_id", "updated_at"])
+            release_checkout(checkout_id=checkout.pk, status=Checkout.Status.CANCELLED)
+
+    return _act_on_unpaid(payment_intent_id, release)
+
+
+def _act_on_unpaid(payment_intent_id: str, on_open) -> Checkout | None:
+    """Re-read the PaymentIntent under the checkout's lock: settle it if it succeeded after
+    all, else, while the checkout is open, `on_open(checkout, pi, current)` (`current`: the
+    PaymentIntent is the one the checkout uses, not one an earlier attempt left behind)."""
     checkout_id = checkout_id_for(payment_intent_id)
     if checkout_id is None:
         return None
     with transaction.atomic():
         checkout = Checkout.objects.select_for_update().filter(pk=checkout_id).first()
-        if checkout is None or checkout.status not in (
-            Checkout.Status.OPEN,
-            Checkout.Status.EXPIRED,
-            Checkout.Status.FAILED,
-            Checkout.Status.CANCELLED,
-        ):
+        if checkout is None or checkout.status == Checkout.Status.PAID:
             return checkout
-        if checkout.payment_intent_id and checkout.payment_intent_id != payment_intent_id:
-            return checkout  # about a PaymentIntent this checkout no longer uses
         pi = gateway.retrieve_payment_intent(payment_intent_id)
         if not is_for(checkout, pi):
             return checkout
         if pi.status == "succeeded":
             settle_locked(checkout, pi)
-        elif pi.status in _RELEASE_WHEN[status] and checkout.status == Checkout.Status.OPEN:
-            if not checkout.payment_intent_id:
-                checkout.payment_intent_id = pi.id
-                checkout.save(update_fields=["payment_intent_id", "updated_at"])
-            release_checkout(checkout_id=checkout.pk, status=status)
+        elif checkout.status == Checkout.Status.OPEN:
+            on_open(checkout, pi, checkout.payment_intent_id in (None, pi.id))
     checkout.refresh_from_db()
     return checkout

@@ -4,7 +4,10 @@
  *
  * On Stripe, confirmCardPayment does everything. localstripe's Stripe.js (development and
  * tests) only plays the 3-D Secure step, so there the card is tokenised in the browser
- * (straight to localstripe, never to us) and the server attaches and confirms it. */
+ * (straight to localstripe, never to us) and the server attaches and confirms it.
+ *
+ * A declined card leaves the checkout open: the message says so and the form takes another
+ * card (the server starts a new payment attempt for it). */
 (function () {
   "use strict";
   var form = document.getElementById("payment-form");
@@ -13,6 +16,7 @@
   var errors = document.getElementById("card-errors");
   var data = form.dataset;
   var stripe = Stripe(data.publishableKey);
+  var DECLINED = "Your card was declined — try another card.";
   var card = stripe.elements().create("card", {
     hidePostalCode: false,
     style: { base: { fontSize: "16px" } },
@@ -51,18 +55,23 @@
       return { error: { message: body.detail || "The payment could not be made." } };
     }
     if (body.status === "requires_action") {
-      return stripe.confirmCardPayment(data.clientSecret);
+      // After a decline the attempt may have a PaymentIntent of its own.
+      return stripe.confirmCardPayment(body.client_secret || data.clientSecret);
     }
     if (body.status === "succeeded" || body.status === "processing") {
       return { paymentIntent: body };
     }
-    return { error: { message: "Your card was declined." } };
+    return { error: { message: DECLINED } };
   }
 
-  function payOnStripe() {
-    return stripe.confirmCardPayment(data.clientSecret, {
+  async function payOnStripe() {
+    var result = await stripe.confirmCardPayment(data.clientSecret, {
       payment_method: { card: card, billing_details: { name: data.billingName } },
     });
+    if (result.error && result.error.type === "card_error" && result.error.code === "card_declined") {
+      return { error: { message: DECLINED } };  // the PaymentIntent takes another card: say so
+    }
+    return result;
   }
 
   // "Save this card": the server ties the PaymentIntent to the buyer's Stripe Customer before
