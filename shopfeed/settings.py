@@ -6,6 +6,7 @@ and `REDIS_URL` switch to PostgreSQL and Redis; `DJANGO_ENV=production` turns on
 hardening that `manage.py check --deploy` asks for and refuses to start without secrets.
 """
 
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -178,6 +179,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: channel layer, cache and Celery broker when REDIS_URL is set.
 REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL.rpartition("/")[2].isdigit() and env.str("PYTEST_XDIST_WORKER", default=""):
+    # Parallel test workers each get a Redis database of their own (their PostgreSQL test
+    # databases differ too, so equal row ids would otherwise share room keys and counters).
+    # Children they start see the chosen URL and no PYTEST_ variables (shopfeed.testing).
+    _worker = int(env.str("PYTEST_XDIST_WORKER").removeprefix("gw") or 0)
+    _base, _, _db = REDIS_URL.rpartition("/")
+    REDIS_URL = f"{_base}/{(int(_db) + _worker) % 16}"
+    os.environ["REDIS_URL"] = REDIS_URL
 
 if REDIS_URL:
     CHANNEL_LAYERS = {
