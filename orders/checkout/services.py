@@ -16,7 +16,7 @@ from shops.models import Product, Shop, Variant
 from .. import signals
 from ..addresses import services as addresses
 from ..cart import services as carts
-from ..cart.validation import MAX_QUANTITY, check_buyable, clean_quantity, clean_source
+from ..cart.validation import MAX_QUANTITY, attribute_sale, check_buyable, clean_quantity
 from ..models import Address, Cart, Checkout, Order, OrderEvent, OrderItem, SaleSource
 from . import stock
 
@@ -27,6 +27,8 @@ MAX_QUANTITY_PER_LINE = MAX_QUANTITY
 class LineRequest:
     variant_id: int
     quantity: int
+    # As orders.cart.validation.attribute_sale recorded it (buy_now_line, the cart's add):
+    # whatever a form claimed, a place is credited only when its owner vouched for it.
     source: str = SaleSource.PRODUCT_PAGE
     source_ref: str = ""
     # A price other than the variant's (a live flash deal); checked by the caller's service.
@@ -198,12 +200,17 @@ def buy_now_line(
     source_ref: str = "",
     buyer=None,
 ) -> LineRequest:
-    """One variant straight to checkout (the product page's and the live page's Buy now)."""
+    """One variant straight to checkout (the product page's and the live page's Buy now).
+
+    The source is recorded as far as its owner vouches for it (validation.attribute_sale).
+    """
     quantity = clean_quantity(quantity)
-    source = clean_source(source)
+    source, source_ref = attribute_sale(
+        source=source, source_ref=source_ref, product=variant.product
+    )
     check_buyable(variant=variant, quantity=quantity, buyer=buyer)
     return LineRequest(
-        variant_id=variant.pk, quantity=quantity, source=source, source_ref=(source_ref or "")[:64]
+        variant_id=variant.pk, quantity=quantity, source=source, source_ref=source_ref
     )
 
 
