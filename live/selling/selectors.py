@@ -29,6 +29,15 @@ def active_deal(*, session_id: int, product_id: int | None = None) -> FlashDeal 
     return qs.order_by("-starts_at").first()
 
 
+def sells_in(*, session: LiveSession, user) -> bool:
+    """Whether `user` sells in this session (its host, or its shop's owner): they cannot buy
+    from it, so their live page shows host controls instead of "Buy now"."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    owner_id = session.shop.owner_id if session.shop_id else None
+    return user.pk in (session.host_id, owner_id)
+
+
 def sold_in_live_session(*, product, ref: str) -> bool:
     """Whether a sale of `product` credited to live session `ref` happened there: the session
     is on air, is its shop's creator's, and has the product in its lineup or pinned.

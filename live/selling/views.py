@@ -75,6 +75,10 @@ def buy(request, pk):
         session = selectors.get_watchable_session(session_id=pk, user=request.user)
     except LiveSession.DoesNotExist:
         raise Http404("No such live session.") from None
+    try:
+        selling.ensure_not_seller(session=session, buyer=request.user)
+    except ShopFeedError as exc:  # the host: told at once, never shown an address form
+        return _buy_page(request, session, error=exc.message, status=exc.status_code)
     if request.method == "GET":  # back from logging in: the live page has the buttons
         return redirect("live:watch", pk=session.pk)
     try:
@@ -85,6 +89,16 @@ def buy(request, pk):
 
     address = addresses.list_addresses(user=request.user).first()
     form = None
+    if address is None or request.POST.get("address_form") == "1":
+        try:  # what would refuse the purchase anyway is said before the address is asked
+            selling.check_live_buy(
+                session=session, buyer=request.user, variant=variant, quantity=quantity
+            )
+        except ShopFeedError as exc:
+            return _buy_page(
+                request, session, variant=variant, quantity=quantity, error=exc.message,
+                status=exc.status_code,
+            )  # fmt: skip
     if request.POST.get("address_form") == "1":
         form = AddressForm(request.POST)
         if not form.is_valid():
