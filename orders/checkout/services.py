@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -40,15 +41,18 @@ def platform_fee(amount: int) -> int:
 
 
 def _address_snapshot(address: Address | dict) -> dict:
-    data = address.snapshot() if isinstance(address, Address) else dict(address)
-    missing = [
-        f for f in ("full_name", "line1", "city", "postal_code", "country") if not data.get(f)
-    ]
-    if missing:
+    """What the order keeps: the address normalised by its country's rules."""
+    if not isinstance(address, Address):
+        return addresses.normalize_address(dict(address))  # ValidationError per field
+    try:
+        return addresses.normalize_address(address.snapshot())
+    except ValidationError as exc:
+        # Saved before addresses were checked per country: the buyer enters it again.
         raise ShopFeedError(
-            f"The shipping address needs: {', '.join(missing)}.", code="address_incomplete"
-        )
-    return data
+            f"Your saved address is incomplete ({' '.join(exc.messages)}) "
+            "Enter it again as a new address.",
+            code="address_incomplete",
+        ) from None
 
 
 def _merge(lines: Sequence[LineRequest]) -> list[LineRequest]:

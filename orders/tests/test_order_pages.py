@@ -113,7 +113,7 @@ def test_order_detail_shows_items_tracking_address_and_history(client, shop, sho
     for item in order.items.all():
         assert item.product_title in body
     assert "DHL" in body and "JD0146" in body
-    assert "Ada Buyer" in body and "Springfield" in body
+    assert "Ada Buyer" in body and "SPRINGFIELD, NY 12345" in body
     assert "Shipped with DHL, tracking number JD0146." in body
     assert "$20.01" in body  # 1000 + 1001 cents
 
