@@ -83,13 +83,15 @@ def test_a_us_address_without_a_state_is_refused_on_the_state_field(shopper):
 
 def test_a_state_that_does_not_exist_is_refused_with_an_example(shopper):
     errors = _errors({**US, "region": "Narnia"})
-    assert "state" in errors["region"][0].lower() and "e.g." in errors["region"][0]
+    assert "state" in errors["region"][0].lower()
+    assert "e.g." in errors["region"][0]
 
 
 def test_a_zip_code_of_the_wrong_shape_is_refused_with_an_example(shopper):
     errors = _errors({**US, "postal_code": "9404"})
     assert list(errors) == ["postal_code"]
-    assert "ZIP code" in errors["postal_code"][0] and "e.g." in errors["postal_code"][0]
+    assert "ZIP code" in errors["postal_code"][0]
+    assert "e.g." in errors["postal_code"][0]
 
 
 def test_a_zip_code_of_another_state_is_refused(shopper):
@@ -104,7 +106,8 @@ def test_a_gb_postcode_and_post_town_are_normalised(shopper):
 
 def test_a_bad_gb_postcode_is_refused_naming_the_postcode(shopper):
     errors = _errors({**GB, "postal_code": "12345"})
-    assert "postal code" in errors["postal_code"][0] and "e.g." in errors["postal_code"][0]
+    assert "postal code" in errors["postal_code"][0]
+    assert "e.g." in errors["postal_code"][0]
 
 
 def test_a_state_is_dropped_where_the_country_does_not_use_one(shopper):
@@ -142,7 +145,8 @@ def test_the_form_hands_on_the_normalised_address():
 def test_normalising_twice_changes_nothing(shopper):
     once = addresses.save_address(user=shopper, data=US)
     again = addresses.save_address(user=shopper, data=once.snapshot())
-    assert again.pk == once.pk and Address.objects.count() == 1
+    assert again.pk == once.pk
+    assert Address.objects.count() == 1
 
 
 def test_checking_an_address_needs_no_network(shopper, monkeypatch):
@@ -191,7 +195,8 @@ def test_a_us_address_shows_city_state_and_zip_on_one_line(client, shopper):
     client.force_login(shopper)
     body = client.get(reverse("orders:order-detail", kwargs={"pk": order.pk})).content.decode()
     assert "MOUNTAIN VIEW, CA 94043" in body
-    assert "1600 Amphitheatre Pkwy" in body and "Building 4" in body
+    assert "1600 Amphitheatre Pkwy" in body
+    assert "Building 4" in body
     assert "UNITED STATES" in body
 
 
@@ -199,7 +204,8 @@ def test_a_german_address_shows_the_postcode_before_the_city(client, shopper):
     order = _order(shopper, DE)
     client.force_login(shopper)
     body = client.get(reverse("orders:order-detail", kwargs={"pk": order.pk})).content.decode()
-    assert "10117 BERLIN" in body and "GERMANY" in body
+    assert "10117 BERLIN" in body
+    assert "GERMANY" in body
 
 
 def test_the_seller_sees_the_address_the_countrys_way_with_the_phone(client, shop, shopper):
@@ -207,7 +213,8 @@ def test_the_seller_sees_the_address_the_countrys_way_with_the_phone(client, sho
     client.force_login(shop.owner)
     url = reverse("orders:seller-order-detail", kwargs={"pk": order.pk})
     body = client.get(url).content.decode()
-    assert "MOUNTAIN VIEW, CA 94043" in body and "+1 650 253 0000" in body
+    assert "MOUNTAIN VIEW, CA 94043" in body
+    assert "+1 650 253 0000" in body
 
 
 def test_the_order_email_shows_the_address_the_countrys_way(
@@ -235,7 +242,9 @@ def test_an_address_in_latin_letters_is_shown_in_the_latin_order(client, shopper
     )
     client.force_login(shopper)
     body = client.get(reverse("orders:order-detail", kwargs={"pk": order.pk})).content.decode()
-    assert "Taro Yamada" in body and "1-1 Chiyoda, TOKYO" in body and "JAPAN" in body
+    assert "Taro Yamada" in body
+    assert "1-1 Chiyoda, TOKYO" in body
+    assert "JAPAN" in body
     assert body.index("Taro Yamada") < body.index("100-8111")
 
 

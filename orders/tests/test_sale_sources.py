@@ -81,5 +81,5 @@ def test_an_unknown_source_is_still_refused(variant, shopper):
 
 
 def test_a_validator_for_an_unknown_source_is_a_programming_error(registry):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="names a place"):
         validation.register_source_validator("billboard", lambda *, product, ref: True)
