@@ -34,7 +34,7 @@ def sells_in(*, session: LiveSession, user) -> bool:
     from it, so their live page shows host controls instead of "Buy now"."""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    owner_id = session.shop.owner_id if session.shop_id else None
+    owner_id = session.shop.owner_id if session.shop is not None else None
     return user.pk in (session.host_id, owner_id)
 
 

