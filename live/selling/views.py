@@ -131,6 +131,10 @@ def _buy_variant(request, session, variant, quantity):
         add_service_error(form, exc)
         return page(form=form, status=400)
     except ShopFeedError as exc:
+        if form is None and exc.code == "address_incomplete":
+            # A default address saved before addresses were checked per country: fix it here.
+            fix = AddressForm(initial=address.snapshot() if address else None)
+            return page(form=fix, error=exc.message, status=exc.status_code)
         return page(error=exc.message, status=exc.status_code)
     if form is None and cards.default_card(user=request.user) is not None:
         # Saved address and saved card: one tap pays; the done page waits for Stripe.

@@ -1,5 +1,7 @@
-"""The host cannot buy from their own shop, so their live page offers no "Buy now" (it shows
-the host controls instead), and the buy page says so up front, before any address form."""
+"""The live page's buy step says what is wrong before (or with) the address form: the host
+cannot buy from their own shop, so their live page offers no "Buy now" (host controls
+instead) and the buy page says so up front; a sold-out item is said before any form; a default
+address that its country would not take comes back as a form to fix."""
 
 import json
 import re
@@ -109,3 +111,20 @@ def test_a_viewer_opening_the_buy_page_is_sent_back_to_the_live(client, session,
     response = client.get(_buy_url(session))
     assert response.status_code == 302
     assert response["Location"] == reverse("live:watch", kwargs={"pk": session.pk})
+
+
+def test_a_default_address_saved_before_the_country_checks_is_asked_again_with_the_reason(
+    client, session, stock, shopper
+):
+    Address.objects.create(
+        user=shopper, full_name="Sam", line1="1 Main St", city="Springfield",
+        postal_code="12345", country="US", is_default=True,
+    )  # fmt: skip
+    client.force_login(shopper)
+    response = client.post(_buy_url(session), {"variant_id": stock[1].pk, "quantity": 1})
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "Enter the state." in body
+    assert 'name="region"' in body
+    assert 'value="1 Main St"' in body
+    assert not Checkout.objects.exists()
