@@ -120,6 +120,7 @@ def seed() -> Seeded:
                 full_name=f"Buyer {n}",
                 line1=f"{n} Flash Street",
                 city="Springfield",
+                region="NY",
                 postal_code="12345",
                 country="US",
                 is_default=True,

@@ -8,6 +8,13 @@ class LiveConfig(AppConfig):
     def ready(self):
         # Importing these registers them: room actions with live.room.actions, receivers with
         # the signals orders sends upward.
+        from orders.cart.validation import register_source_validator
+        from orders.models import SaleSource
+
         from .chat import actions as chat_actions  # noqa: F401
         from .selling import actions as host_actions  # noqa: F401
         from .selling import receivers  # noqa: F401
+        from .selling.selectors import sold_in_live_session
+
+        # orders sits below live: it asks through this hook whether a sale was made in a room.
+        register_source_validator(SaleSource.LIVE, sold_in_live_session)

@@ -43,9 +43,11 @@ class Address(models.Model):
     full_name = models.CharField(max_length=120)
     line1 = models.CharField(max_length=200)
     line2 = models.CharField(max_length=200, blank=True)
-    city = models.CharField(max_length=100)
+    # Which of city, region and postal code an address needs depends on its country
+    # (orders.addresses.postal): Japan has no city field, Hong Kong no postcodes.
+    city = models.CharField(max_length=100, blank=True)
     region = models.CharField(max_length=100, blank=True)
-    postal_code = models.CharField(max_length=20)
+    postal_code = models.CharField(max_length=20, blank=True)
     country = models.CharField(max_length=2, help_text="ISO 3166 two-letter code, e.g. US.")
     phone = models.CharField(max_length=30, blank=True)
     is_default = models.BooleanField(default=False)

@@ -27,7 +27,7 @@ from shopfeed.errors import Conflict, NotAllowed, NotFound, ShopFeedError
 from shops.models import Product, Shop, Variant
 from shops.money import format_money
 
-from .selectors import active_deal, deal_data
+from .selectors import active_deal, deal_data, sells_in
 
 logger = logging.getLogger(__name__)
 
@@ -279,6 +279,45 @@ def claim_deal(*, deal: FlashDeal, quantity: int) -> int:
 # --- buying from the room --------------------------------------------------------------------
 
 
+def ensure_not_seller(*, session: LiveSession, buyer) -> None:
+    """The host (or the shop's owner) cannot buy from their own live: say so before anything
+    is asked of them."""
+    if sells_in(session=session, user=buyer):
+        raise NotAllowed(
+            "This is your own live: you cannot buy from your own shop. "
+            "Your viewers buy the pinned product from the live page.",
+            code="own_shop",
+        )
+
+
+def _live_line(*, session: LiveSession, buyer, variant: Variant, quantity):
+    """The rules of buying `variant` from the room, with no write: (session, variant, line)."""
+    session = LiveSession.objects.select_related("shop").get(pk=session.pk)
+    ensure_not_seller(session=session, buyer=buyer)
+    if session.status == LiveSession.Status.ENDED:
+        raise Conflict("This live session has ended.", code="session_ended")
+    current = Variant.objects.select_related("product", "shop").filter(pk=variant.pk).first()
+    if current is None:
+        raise NotFound("That item is not available any more.", code="unavailable")
+    variant = current
+    if not LineupItem.objects.filter(session=session, product_id=variant.product_id).exists():
+        raise ShopFeedError("That product is not sold in this live session.", code="not_in_lineup")
+    line = buy_now_line(
+        variant=variant,
+        quantity=quantity,
+        source=SaleSource.LIVE,
+        source_ref=str(session.pk),
+        buyer=buyer,
+    )
+    return session, variant, line
+
+
+def check_live_buy(*, session: LiveSession, buyer, variant: Variant, quantity) -> None:
+    """Raise what live_buy_now would refuse up front (the host's own shop, an ended session,
+    a sold-out item), so the buyer is never asked for an address in vain."""
+    _live_line(session=session, buyer=buyer, variant=variant, quantity=quantity)
+
+
 def live_buy_now(
     *,
     session: LiveSession,
@@ -295,24 +334,9 @@ def live_buy_now(
     normal price once it is over. Then call orders.payments.intents.ensure_payment_intent.
     """
     with transaction.atomic():
-        session = LiveSession.objects.get(pk=session.pk)
-        if session.status == LiveSession.Status.ENDED:
-            raise Conflict("This live session has ended.", code="session_ended")
-        current = Variant.objects.select_related("product", "shop").filter(pk=variant.pk).first()
-        if current is None:
-            raise NotFound("That item is not available any more.", code="unavailable")
-        variant = current
         deal_id = None if deal_id in (None, "") else _as_id(deal_id, "deal_id")
-        if not LineupItem.objects.filter(session=session, product_id=variant.product_id).exists():
-            raise ShopFeedError(
-                "That product is not sold in this live session.", code="not_in_lineup"
-            )
-        line = buy_now_line(
-            variant=variant,
-            quantity=quantity,
-            source=SaleSource.LIVE,
-            source_ref=str(session.pk),
-            buyer=buyer,
+        session, variant, line = _live_line(
+            session=session, buyer=buyer, variant=variant, quantity=quantity
         )
         deal = active_deal(session_id=session.pk, product_id=variant.product_id)
         if deal_id is not None and (deal is None or deal.pk != deal_id):

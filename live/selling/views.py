@@ -1,6 +1,8 @@
 """Buying from the live page: one tap with the buyer's default address (and saved card), or
 the address form first. Rules live in live.selling.services; this view parses and renders."""
 
+from functools import partial
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -75,6 +77,10 @@ def buy(request, pk):
         session = selectors.get_watchable_session(session_id=pk, user=request.user)
     except LiveSession.DoesNotExist:
         raise Http404("No such live session.") from None
+    try:
+        selling.ensure_not_seller(session=session, buyer=request.user)
+    except ShopFeedError as exc:  # the host: told at once, never shown an address form
+        return _buy_page(request, session, error=exc.message, status=exc.status_code)
     if request.method == "GET":  # back from logging in: the live page has the buttons
         return redirect("live:watch", pk=session.pk)
     try:
@@ -82,17 +88,29 @@ def buy(request, pk):
         quantity = _quantity(request.POST.get("quantity"))
     except ShopFeedError as exc:
         return _buy_page(request, session, error=exc.message, status=exc.status_code)
+    return _buy_variant(request, session, variant, quantity)
 
+
+def _buy_variant(request, session, variant, quantity):
+    """Ask for an address if there is none yet (after saying what would refuse the purchase
+    anyway), then place the order; with a saved address and card, pay at once."""
+    page = partial(_buy_page, request, session, variant=variant, quantity=quantity)
     address = addresses.list_addresses(user=request.user).first()
+    address_form = request.POST.get("address_form") == "1"
+    if address is None or address_form:
+        try:
+            selling.check_live_buy(
+                session=session, buyer=request.user, variant=variant, quantity=quantity
+            )
+        except ShopFeedError as exc:
+            return page(error=exc.message, status=exc.status_code)
     form = None
-    if request.POST.get("address_form") == "1":
+    if address_form:
         form = AddressForm(request.POST)
         if not form.is_valid():
-            return _buy_page(
-                request, session, variant=variant, quantity=quantity, form=form, status=400
-            )
+            return page(form=form, status=400)
     elif address is None:
-        return _buy_page(request, session, variant=variant, quantity=quantity, form=AddressForm())
+        return page(form=AddressForm())
 
     deal_id = request.POST.get("deal_id") or None
     try:
@@ -111,14 +129,13 @@ def buy(request, pk):
         if form is None:
             return _buy_page(request, session, error="; ".join(exc.messages), status=400)
         add_service_error(form, exc)
-        return _buy_page(
-            request, session, variant=variant, quantity=quantity, form=form, status=400
-        )
+        return page(form=form, status=400)
     except ShopFeedError as exc:
-        return _buy_page(
-            request, session, variant=variant, quantity=quantity, error=exc.message,
-            status=exc.status_code,
-        )  # fmt: skip
+        if form is None and exc.code == "address_incomplete":
+            # A default address saved before addresses were checked per country: fix it here.
+            fix = AddressForm(initial=address.snapshot() if address else None)
+            return page(form=fix, error=exc.message, status=exc.status_code)
+        return page(error=exc.message, status=exc.status_code)
     if form is None and cards.default_card(user=request.user) is not None:
         # Saved address and saved card: one tap pays; the done page waits for Stripe.
         try:

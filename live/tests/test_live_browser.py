@@ -54,6 +54,7 @@ def test_host_pins_a_product_and_a_viewer_in_another_browser_sees_it_and_buys_it
         full_name="Sam Shopper",
         line1="1 Main St",
         city="Springfield",
+        region="NY",
         postal_code="12345",
         country="US",
         is_default=True,

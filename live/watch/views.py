@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 from live import selectors
 from live.models import LiveSession
 from live.room.snapshot import page_snapshot
+from live.selling.selectors import sells_in
 from live.stream import media
 
 
@@ -53,6 +54,8 @@ def watch(request, pk):
             "login_url": f"{reverse('login')}?next={request.path}",
             "me": user.handle if user.is_authenticated else None,
             "is_host": is_host,
+            # The host cannot buy from their own shop: their page shows host controls instead.
+            "can_buy": not sells_in(session=session, user=user),
             "max_chat": settings.LIVE_CHAT_MAX_LENGTH,
         },
     }

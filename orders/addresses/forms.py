@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from ..models import Address
+from . import postal
 
 
 class AddressForm(forms.ModelForm):
@@ -26,7 +27,8 @@ class AddressForm(forms.ModelForm):
         labels = {
             "line1": "Address",
             "line2": "Apartment, suite (optional)",
-            "region": "State / region",
+            "region": "State / province / region",
+            "postal_code": "ZIP / postal code",
             "country": "Country code",
         }
         widgets = {
@@ -45,5 +47,20 @@ class AddressForm(forms.ModelForm):
     def clean_country(self):
         country = self.cleaned_data["country"].strip().upper()
         if len(country) != 2 or not country.isalpha():
-            raise ValidationError("Use the two-letter country code, e.g. US or GB.")
+            raise ValidationError(postal.COUNTRY_MESSAGE)
         return country
+
+    def clean(self):
+        """Check the address by its country's rules; hand on the normalised fields."""
+        cleaned = super().clean()
+        data = {f: cleaned.get(f, self.data.get(f, "")) for f in postal.FIELDS}
+        try:
+            normalized = postal.normalize(data)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                if field not in self.errors:  # one message per field: the first problem
+                    self.add_error(field if field in self.fields else None, messages)
+            return cleaned
+        if not self.errors:
+            cleaned.update(normalized)
+        return cleaned

@@ -1,15 +1,15 @@
-"""A shopper's saved shipping addresses: save, list, choose a default."""
+"""A shopper's saved shipping addresses: save, list, choose a default. Every address is
+checked and normalised by its country's rules (postal.normalize) before it is kept."""
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 
 from shopfeed.errors import NotFound, ShopFeedError
 
 from ..models import Address
+from . import postal
 
 MAX_ADDRESSES = 20
-FIELDS = ("full_name", "line1", "line2", "city", "region", "postal_code", "country", "phone")
 
 
 def list_addresses(*, user) -> QuerySet[Address]:
@@ -23,19 +23,20 @@ def get_address(*, user, address_id) -> Address:
         raise NotFound("Choose one of your saved addresses.", code="no_such_address") from None
 
 
-def _clean(data: dict) -> dict:
-    cleaned = {f: str(data.get(f) or "").strip() for f in FIELDS}
-    cleaned["country"] = cleaned["country"].upper()
-    return cleaned
+def normalize_address(data: dict) -> dict:
+    """The address as its country's post writes it (what a saved address and an order's
+    snapshot keep); ValidationError, one message per field to fix, otherwise."""
+    return postal.normalize(data)
 
 
 @transaction.atomic
 def save_address(*, user, data: dict, make_default: bool = False) -> Address:
     """Save an address (or return the identical one already saved).
 
-    The first address a shopper saves becomes their default.
+    The first address a shopper saves becomes their default. Raises ValidationError (one
+    message per field to fix) for an address its country's post would not take.
     """
-    cleaned = _clean(data)
+    cleaned = normalize_address(data)
     same = list_addresses(user=user).filter(**cleaned).first()
     if same is not None:
         if make_default and not same.is_default:
@@ -49,8 +50,6 @@ def save_address(*, user, data: dict, make_default: bool = False) -> Address:
         )
     address = Address(user=user, **cleaned)
     address.full_clean()
-    if len(address.country) != 2 or not address.country.isalpha():
-        raise ValidationError({"country": "Use the two-letter country code, e.g. US or GB."})
     address.is_default = make_default or not existing.exists()
     if address.is_default:
         existing.filter(is_default=True).update(is_default=False)

@@ -16,7 +16,7 @@ from shops.models import Variant
 
 from ..errors import IllegalTransition
 from ..models import Cart, CartItem, Checkout, SaleSource
-from .validation import MAX_QUANTITY, check_buyable, clean_quantity, clean_source
+from .validation import MAX_QUANTITY, attribute_sale, check_buyable, clean_quantity
 
 # Session keys: the anonymous cart's token, and the item count the header shows.
 SESSION_CART_KEY = "cart_key"
@@ -52,10 +52,13 @@ def add_to_cart(
 ) -> CartItem:
     """Put `quantity` more of `variant` in the cart (adding to what is there).
 
-    The line keeps the source of its latest add (the last thing that made the shopper buy).
+    The line keeps the source of its latest add (the last thing that made the shopper buy),
+    as far as that source's owner vouches for it (validation.attribute_sale).
     """
     quantity = clean_quantity(quantity)
-    source = clean_source(source)
+    source, source_ref = attribute_sale(
+        source=source, source_ref=source_ref, product=variant.product
+    )
     cart = lock_cart(cart)
     buyer = buyer if buyer is not None else cart.user
     item = CartItem.objects.filter(cart=cart, variant=variant).first()
@@ -71,8 +74,7 @@ def add_to_cart(
     if item is None:
         item = CartItem(cart=cart, variant=variant)
     item.quantity = total
-    item.source = source
-    item.source_ref = (source_ref or "")[:64]
+    item.source, item.source_ref = source, source_ref
     item.save()
     cart.save(update_fields=["updated_at"])
     return item

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,7 +17,7 @@ from shops.models import Product, Shop, Variant
 from .. import signals
 from ..addresses import services as addresses
 from ..cart import services as carts
-from ..cart.validation import MAX_QUANTITY, check_buyable, clean_quantity, clean_source
+from ..cart.validation import MAX_QUANTITY, attribute_sale, check_buyable, clean_quantity
 from ..models import Address, Cart, Checkout, Order, OrderEvent, OrderItem, SaleSource
 from . import stock
 
@@ -27,6 +28,8 @@ MAX_QUANTITY_PER_LINE = MAX_QUANTITY
 class LineRequest:
     variant_id: int
     quantity: int
+    # As orders.cart.validation.attribute_sale recorded it (buy_now_line, the cart's add):
+    # whatever a form claimed, a place is credited only when its owner vouched for it.
     source: str = SaleSource.PRODUCT_PAGE
     source_ref: str = ""
     # A price other than the variant's (a live flash deal); checked by the caller's service.
@@ -38,15 +41,18 @@ def platform_fee(amount: int) -> int:
 
 
 def _address_snapshot(address: Address | dict) -> dict:
-    data = address.snapshot() if isinstance(address, Address) else dict(address)
-    missing = [
-        f for f in ("full_name", "line1", "city", "postal_code", "country") if not data.get(f)
-    ]
-    if missing:
+    """What the order keeps: the address normalised by its country's rules."""
+    if not isinstance(address, Address):
+        return addresses.normalize_address(dict(address))  # ValidationError per field
+    try:
+        return addresses.normalize_address(address.snapshot())
+    except ValidationError as exc:
+        # Saved before addresses were checked per country: the buyer enters it again.
         raise ShopFeedError(
-            f"The shipping address needs: {', '.join(missing)}.", code="address_incomplete"
-        )
-    return data
+            f"Your saved address is incomplete ({' '.join(exc.messages)}) "
+            "Enter it again as a new address.",
+            code="address_incomplete",
+        ) from None
 
 
 def _merge(lines: Sequence[LineRequest]) -> list[LineRequest]:
@@ -198,12 +204,17 @@ def buy_now_line(
     source_ref: str = "",
     buyer=None,
 ) -> LineRequest:
-    """One variant straight to checkout (the product page's and the live page's Buy now)."""
+    """One variant straight to checkout (the product page's and the live page's Buy now).
+
+    The source is recorded as far as its owner vouches for it (validation.attribute_sale).
+    """
     quantity = clean_quantity(quantity)
-    source = clean_source(source)
+    source, source_ref = attribute_sale(
+        source=source, source_ref=source_ref, product=variant.product
+    )
     check_buyable(variant=variant, quantity=quantity, buyer=buyer)
     return LineRequest(
-        variant_id=variant.pk, quantity=quantity, source=source, source_ref=(source_ref or "")[:64]
+        variant_id=variant.pk, quantity=quantity, source=source, source_ref=source_ref
     )
 
 

@@ -24,6 +24,7 @@ ADDRESS = {
     "full_name": "Ada Buyer",
     "line1": "1 Test Street",
     "city": "Springfield",
+    "region": "NY",  # 12345 is a New York ZIP code
     "postal_code": "12345",
     "country": "US",
 }

@@ -17,6 +17,7 @@ ADDRESS = {
     "full_name": "Sam Shopper",
     "line1": "1 Main St",
     "city": "Springfield",
+    "region": "NY",  # 12345 is a New York ZIP code
     "postal_code": "12345",
     "country": "US",
 }

@@ -69,6 +69,7 @@ def test_shopper_pays_with_a_test_card_and_sees_the_paid_order(
     page.fill("#id_full_name", "Sam Shopper")
     page.fill("#id_line1", "1 Main St")
     page.fill("#id_city", "Springfield")
+    page.fill("#id_region", "NY")
     page.fill("#id_postal_code", "12345")
     page.fill("#id_country", "US")
     _screenshot(page, tmp_path, "checkout-phone")

@@ -116,7 +116,7 @@ def test_order_detail_shows_items_tracking_address_and_history(client, shop, sho
     assert "DHL" in body
     assert "JD0146" in body
     assert "Ada Buyer" in body
-    assert "Springfield" in body
+    assert "SPRINGFIELD, NY 12345" in body
     assert "Shipped with DHL, tracking number JD0146." in body
     assert "$20.01" in body  # 1000 + 1001 cents
 

@@ -85,6 +85,7 @@ def test_shopper_pages_and_checkout_work_under_the_policy(browser, live_server, 
     page.fill("#id_full_name", "Sam Shopper")
     page.fill("#id_line1", "1 Main St")
     page.fill("#id_city", "Springfield")
+    page.fill("#id_region", "NY")
     page.fill("#id_postal_code", "12345")
     page.fill("#id_country", "US")
     page.click("text=Continue to payment")

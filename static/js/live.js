@@ -224,6 +224,9 @@
       body.append(el("p", { class: "muted", text: "This live has ended." }));
     } else if (!cfg.me) {
       body.append(el("a", { class: "btn primary buy-now", href: cfg.login_url, text: "Log in to buy" }));
+    } else if (cfg.can_buy === false) {
+      // The host's own shop: nothing to buy here; the host controls stand in for it.
+      body.append(el("p", { class: "muted", id: "pinned-host-note", text: "Viewers buy this from here." }));
     } else if (!firstInStock) {
       body.append(el("p", { class: "badge out", text: "Sold out" }));
     } else {
