@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from live import chat, selling, sessions
+from live.chat import services as chat
+from live.selling import services as selling
+from live.stream import services as sessions
 from live.tests.conftest import reset_room, session_cookie
 from shopfeed.accounts import services as account_services
 from shopfeed.accounts.tests.factories import CreatorFactory, UserFactory
