@@ -12,20 +12,14 @@ from orders.models import Address, Cart, CartItem, Checkout, Order, SaleSource
 from orders.payments import settlement
 from shopfeed.accounts.tests.factories import UserFactory
 from shopfeed.errors import NotFound
+from shopfeed.testing import localstripe_call
 from shops.models import Product, Variant
 from shops.tests.factories import ProductFactory, VariantFactory
 
-from .payment_helpers import localstripe_call
+from .factories import ADDRESS as SHIPPING_ADDRESS
 
-ADDRESS = {
-    "address": "new",
-    "full_name": "Sam Shopper",
-    "line1": "1 Main St",
-    "city": "Springfield",
-    "postal_code": "12345",
-    "country": "us",
-    "save_address": "on",
-}
+# What the checkout form posts for a new address, kept for next time (the country as typed).
+ADDRESS = {"address": "new", **SHIPPING_ADDRESS, "country": "us", "save_address": "on"}
 
 
 def _variant(shop, *, title="Linen Shirt", price=1500, stock=10, **kwargs):
