@@ -15,12 +15,12 @@ from orders.checkout.services import release_checkout
 from orders.errors import SoldOut
 from orders.models import Checkout, Order, SaleSource
 from orders.payments import intents, reconcile, settlement
-from orders.tests.factories import ADDRESS, pay_checkout
+from orders.tests.factories import ADDRESS, CheckoutFactory, pay_checkout
 from orders.tests.payment_helpers import pay
 from shopfeed.accounts.tests.factories import UserFactory
 from shopfeed.errors import NotAllowed, ShopFeedError
 from shops.models import Product, Variant
-from shops.tests.factories import ProductFactory, VariantFactory
+from shops.tests.factories import VariantFactory
 
 from .factories import PaidLiveCheckoutFactory
 from .selling_support import (
@@ -548,19 +548,8 @@ def test_a_live_checkout_paid_through_stripe_queues_its_purchase_notice(
 
 
 def test_orders_from_elsewhere_make_no_purchase_notice(purchase_cache, shopper):
-    product = ProductFactory()
-    checkout = Checkout.objects.create(
-        buyer=shopper, total_amount=100, currency="USD", expires_at=timezone.now()
-    )
-    Order.objects.create(
-        checkout=checkout,
-        shop=product.shop,
-        buyer=shopper,
-        currency="USD",
-        subtotal_amount=100,
-        total_amount=100,
-        source=SaleSource.PRODUCT_PAGE,
-    )
+    checkout = CheckoutFactory(buyer=shopper)  # from a product page
+    assert checkout.orders.get().source == SaleSource.PRODUCT_PAGE
     assert purchases.record_purchases(checkout_id=checkout.pk) == 0
     assert purchase_cache == []
 

@@ -20,11 +20,13 @@ what it claims to exercise:
 """
 
 import factory
+from django.conf import settings
 
 from orders import gateway
 from orders.addresses import services as addresses
 from orders.cards import services as cards
 from orders.checkout.services import LineRequest, start_checkout
+from orders.errors import PaymentError
 from orders.fulfilment import services as fulfilment
 from orders.models import Address, Checkout, Order, PayoutAccount, Refund, SavedCard
 from orders.payments import intents, settlement
@@ -46,6 +48,8 @@ ADDRESS = {
 
 
 class AddressFactory(factory.Factory):
+    """A saved address of `user` (`data`, ADDRESS by default)."""
+
     class Meta:
         model = Address
 
@@ -113,8 +117,15 @@ class OrderFactory(CheckoutFactory):
 
 
 def pay_checkout(checkout: Checkout, *, card: str = TEST_CARD) -> Checkout:
-    """Pay an open checkout as a buyer does and settle it as the webhook's task does."""
-    checkout = intents.ensure_payment_intent(checkout=checkout)
+    """Pay a checkout as a buyer does and settle it as the webhook's task does. The checkout is
+    open, or was released after its PaymentIntent was made (a late payment)."""
+    try:
+        checkout = intents.ensure_payment_intent(checkout=checkout)
+    except PaymentError as exc:
+        raise RuntimeError(
+            f"no PaymentIntent at {settings.STRIPE_API_BASE}: does the test use the "
+            "`localstripe` fixture?"
+        ) from exc
     confirmed = pay(checkout.payment_intent_id, card)
     assert confirmed["status"] == "succeeded", confirmed
     with as_if_committed():
@@ -125,6 +136,8 @@ def pay_checkout(checkout: Checkout, *, card: str = TEST_CARD) -> Checkout:
 
 
 class PaidOrderFactory(OrderFactory):
+    """A new order, paid at localstripe and settled (see pay_checkout)."""
+
     @classmethod
     def _after_placed(cls, order: Order) -> Order:
         pay_checkout(order.checkout)
@@ -133,6 +146,8 @@ class PaidOrderFactory(OrderFactory):
 
 
 class ShippedOrderFactory(PaidOrderFactory):
+    """Paid, then shipped by the shop's owner (the buyer is emailed)."""
+
     @classmethod
     def _after_placed(cls, order: Order) -> Order:
         order = super()._after_placed(order)

@@ -17,6 +17,7 @@ from shops.models import Product, Variant
 from shops.tests.factories import ProductFactory, VariantFactory
 
 from .factories import ADDRESS as SHIPPING_ADDRESS
+from .factories import pay_checkout
 
 # What the checkout form posts for a new address, kept for next time (the country as typed).
 ADDRESS = {"address": "new", **SHIPPING_ADDRESS, "country": "us", "save_address": "on"}
@@ -428,31 +429,31 @@ def test_only_the_buyer_can_see_their_checkout(buyer_client, client, shop):
     assert response.status_code == 404
 
 
-def test_done_page_waits_for_the_payment_then_links_the_orders(buyer_client, shop, other_shop):
+def test_done_page_waits_for_the_payment_then_links_the_orders(
+    localstripe, buyer_client, shop, other_shop
+):
     _add(buyer_client, _variant(other_shop, title="Mug"))
     checkout = _checkout(buyer_client, shop)
     body = buyer_client.get(f"/checkout/{checkout.pk}/done/").content.decode()
     assert "Payment received, confirming" in body
     assert f'hx-get="/checkout/{checkout.pk}/status/"' in body and "every 1s" in body
 
-    Checkout.objects.filter(pk=checkout.pk).update(status=Checkout.Status.PAID)
-    Order.objects.filter(checkout=checkout).update(status=Order.Status.PAID)
+    pay_checkout(checkout)
     body = buyer_client.get(f"/checkout/{checkout.pk}/status/").content.decode()
     assert "Payment confirmed" in body and "hx-trigger" not in body
     for order in checkout.orders.all():
         assert f'href="/orders/{order.pk}/"' in body
 
 
-def test_paid_checkout_pay_page_goes_to_done(buyer_client, shop):
-    checkout = _checkout(buyer_client, shop)
-    Checkout.objects.filter(pk=checkout.pk).update(status=Checkout.Status.PAID)
+def test_paid_checkout_pay_page_goes_to_done(localstripe, buyer_client, shop):
+    checkout = pay_checkout(_checkout(buyer_client, shop))
     response = buyer_client.get(f"/checkout/{checkout.pk}/pay/")
     assert response["Location"] == f"/checkout/{checkout.pk}/done/"
 
 
 def test_expired_checkout_cannot_be_paid(buyer_client, shop):
     checkout = _checkout(buyer_client, shop)
-    Checkout.objects.filter(pk=checkout.pk).update(status=Checkout.Status.EXPIRED)
+    release_checkout(checkout_id=checkout.pk, status=Checkout.Status.EXPIRED)
     body = buyer_client.get(f"/checkout/{checkout.pk}/pay/").content.decode()
     assert "This checkout is expired" in body and "payment-form" not in body
 
