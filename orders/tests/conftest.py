@@ -24,7 +24,8 @@ def fake_connect(localstripe, settings):
 
 @pytest.fixture
 def stripe_env(localstripe, monkeypatch):
-    """The worker process must reach the same localstripe as this one."""
+    """The worker process must reach the same Stripe as this one (localstripe, or the Connect
+    stand-in in front of it when `fake_connect` was set up first)."""
     monkeypatch.setenv("STRIPE_API_BASE", settings.STRIPE_API_BASE)
     monkeypatch.setenv("STRIPE_SECRET_KEY", settings.STRIPE_SECRET_KEY)
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", settings.STRIPE_WEBHOOK_SECRET)

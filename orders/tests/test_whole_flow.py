@@ -4,7 +4,6 @@ PostgreSQL. checkout -> payment -> webhook -> paid -> shipped -> delivered -> ho
 payout sent exactly once, even when the send task runs three times."""
 
 import time
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -19,7 +18,7 @@ from orders.payments import intents
 from orders.payouts import services as payouts
 from orders.payouts.tasks import create_payouts_task, send_payout_task
 from shopfeed.accounts.tests.factories import UserFactory
-from shopfeed.testing import free_port, localstripe_call, wait_until
+from shopfeed.testing import wait_until
 from shops.models import Variant
 from shops.tests.factories import ProductFactory, VariantFactory
 
@@ -31,33 +30,12 @@ SELLER_ACCOUNT = "acct_1WholeFlowSeller"
 
 
 @pytest.fixture
-def stripe_stand_in(fake_connect, settings, monkeypatch):
-    """One Stripe address for this process and the worker: /v1/transfers answered by the
-    Connect stand-in, every other path (PaymentIntents, webhook config) by localstripe."""
-    for name in ("STRIPE_API_BASE", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
-        monkeypatch.setenv(name, getattr(settings, name))  # the worker reads its environment
+def stripe_stand_in(fake_connect, stripe_env):
+    """One Stripe address for this process and the worker (ask for it before `worker`):
+    /v1/transfers answered by the Connect stand-in, every other path (PaymentIntents, webhook
+    config) by localstripe. stripe_env copies the stand-in's address to the environment the
+    worker starts with."""
     return fake_connect
-
-
-@pytest.fixture
-def worker(stripe_stand_in, celery_worker):
-    return celery_worker
-
-
-@pytest.fixture
-def webhooks_to_live_server(live_server, stripe_stand_in):
-    """localstripe posts its events, signed with our secret, to the live server."""
-    name = f"whole-{uuid.uuid4().hex[:8]}"
-    secret = settings.STRIPE_WEBHOOK_SECRET
-    localstripe_call(
-        f"/_config/webhooks/{name}", {"url": f"{live_server.url}/stripe/webhook/", "secret": secret}
-    )
-    yield live_server
-    # localstripe cannot forget a webhook: point it at a closed port instead.
-    localstripe_call(
-        f"/_config/webhooks/{name}",
-        {"url": f"http://127.0.0.1:{free_port()}/", "secret": secret},
-    )
 
 
 def _balance(kind, shop=None) -> int:
@@ -69,7 +47,7 @@ def _balance(kind, shop=None) -> int:
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_paid_shipped_delivered_order_is_paid_out_exactly_once_after_the_hold(
-    worker, webhooks_to_live_server, stripe_stand_in, shop
+    stripe_stand_in, worker, stripe_webhooks_to, shop
 ):
     seller = shop.owner
     payouts.set_payout_destination(shop=shop, by=seller, stripe_account_id=SELLER_ACCOUNT)
