@@ -3,6 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# Test processes: most slow tests wait on other processes (workers, browsers, servers), so two
+# overlap well on two cores. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 # honcho hands each process its own PORT; the web port travels as WEB_PORT.
 WEB_PORT := $(PORT)
 export WEB_PORT
@@ -36,7 +39,7 @@ run: seed
 
 # --durations: CI's log records the 25 slowest tests.
 test: venv
-	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=25 $(PYTEST_ARGS)
 
 # ruff, mypy (services and selectors, django-stubs), and import directions (import-linter,
 # contracts in pyproject.toml).

@@ -1,13 +1,23 @@
-"""Helpers for tests that start real processes (marked `services`)."""
+"""Helpers shared by every app's tests: real processes (marked `services`), localstripe,
+waiting for another process, and on-commit work in tests that never commit."""
 
+import json
+import logging
 import os
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+T = TypeVar("T")
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -50,6 +60,13 @@ class Process:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def tasks_succeeded(self, task_name: str) -> int:
+        """How many runs of a task this Celery worker logged as succeeded."""
+        return sum(
+            f"{task_name}[" in line and " succeeded in " in line
+            for line in self.output().splitlines()
+        )
 
     def wait_for_output(self, needle: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -140,3 +157,62 @@ def watch_csp(page) -> list[str]:
 def csp_violations(page, seen: list[str]) -> list[str]:
     """What watch_csp saw, plus the current document's violation events."""
     return [*seen, *(f"event: {v}" for v in page.evaluate("window.__csp || []"))]
+
+
+def localstripe_call(path: str, data: dict | None = None, *, method: str = "POST") -> dict:
+    """A raw call to the Stripe API at STRIPE_API_BASE (localstripe), as a browser or Stripe's
+    dashboard would make it: for what our code never asks Stripe itself."""
+    body = urllib.parse.urlencode(data or {}).encode() if method == "POST" else None
+    request = urllib.request.Request(  # noqa: S310 - loopback localstripe
+        f"{settings.STRIPE_API_BASE}{path}",
+        data=body,
+        method=method,
+        headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        text = response.read().decode()
+    return json.loads(text) if text else {}
+
+
+def wait_until(
+    predicate: Callable[[], T], *, timeout: float = 20, interval: float = 0.1, what: str = ""
+) -> T:
+    """Poll until `predicate()` is truthy (another process is doing the work); return it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"not true within {timeout} s: {what or predicate.__doc__ or predicate}")
+
+
+@contextmanager
+def as_if_committed(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """Run, once, what the block schedules with transaction.on_commit, when it ends.
+
+    A test inside pytest-django's transaction never commits, so a service's after-commit work
+    (emails, signals, tasks) would never run; this treats the block as its own committed
+    transaction. Unlike captureOnCommitCallbacks, the callbacks are taken off the queue, so an
+    enclosing capture does not run them a second time. Outside a transaction (transactional
+    tests) they already ran at each commit.
+    """
+    conn = connections[using]
+    if not conn.in_atomic_block:
+        yield
+        return
+    start = len(conn.run_on_commit)
+    yield
+    while len(conn.run_on_commit) > start:
+        pending = conn.run_on_commit[start:]
+        del conn.run_on_commit[start:]
+        for _sids, callback, robust in pending:
+            if not robust:
+                callback()
+                continue
+            try:
+                callback()
+            except Exception:  # as Django does for robust callbacks at a real commit
+                logging.getLogger("django.db.backends.base").exception(
+                    "robust on-commit callback %s failed", callback
+                )

@@ -5,33 +5,15 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from live.models import LineupItem, LiveSession
+from live.models import LiveSession
 from live.room.bus import MemoryBus
 from shops.tests.factories import ProductFactory, VariantFactory
 
-ADDRESS = {
-    "full_name": "Sam Shopper",
-    "line1": "1 Main St",
-    "city": "Springfield",
-    "region": "NY",  # 12345 is a New York ZIP code
-    "postal_code": "12345",
-    "country": "US",
-}
+from .factories import LiveSessionFactory
 
 
 def live_session(shop, *products, status=LiveSession.Status.LIVE, title="Friday drop"):
-    now = timezone.now()
-    session = LiveSession.objects.create(
-        host=shop.owner,
-        shop=shop,
-        title=title,
-        scheduled_at=now,
-        status=status,
-        started_at=now if status != LiveSession.Status.SCHEDULED else None,
-    )
-    for i, product in enumerate(products):
-        LineupItem.objects.create(session=session, product=product, position=i)
-    return session
+    return LiveSessionFactory(shop=shop, lineup=products, status=status, title=title)
 
 
 def lapse(deal) -> None:

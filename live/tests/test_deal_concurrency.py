@@ -10,10 +10,11 @@ from live.models import FlashDeal, LiveDealClaim
 from live.selling import services as selling
 from orders.errors import SoldOut
 from orders.models import Checkout, Order, OrderItem
+from orders.tests.factories import ADDRESS
 from shopfeed.accounts.tests.factories import UserFactory
 from shops.models import Variant
 
-from .selling_support import ADDRESS, live_session, product_with_variant
+from .selling_support import live_session, product_with_variant
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -7,10 +7,9 @@ from django.utils import timezone
 
 from live.models import BlockedWord, ChatMessage, FlashDeal, LiveSession, RoomRestriction
 from live.selling import services as selling
-from orders.tests.helpers import pay_checkout
-from shopfeed.accounts.tests.factories import UserFactory
 
-from .selling_support import ADDRESS, capture_room_events, live_session, product_with_variant
+from .factories import PaidLiveCheckoutFactory
+from .selling_support import capture_room_events, live_session, product_with_variant
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +55,7 @@ def test_only_staff_reach_the_live_admin(client, shopper):
 
 
 def test_the_session_page_shows_lineup_deals_and_summary_but_never_the_stream_key(
-    admin_client, session, product, creator
+    admin_client, localstripe, session, product, creator
 ):
     selling.start_deal(
         session=session,
@@ -66,13 +65,7 @@ def test_the_session_page_shows_lineup_deals_and_summary_but_never_the_stream_ke
         duration_seconds=60,
         by=creator,
     )
-    variant = product.variants.get()
-    pay_checkout(
-        selling.live_buy_now(
-            session=session, buyer=UserFactory(), variant=variant, quantity=2, address=ADDRESS
-        ),
-        stripe=False,
-    )
+    PaidLiveCheckoutFactory(session=session, variant=product.variants.get(), quantity=2)
     ChatMessage.objects.create(session=session, user=creator, text="Welcome in")
 
     response = admin_client.get(reverse("admin:live_livesession_change", args=[session.pk]))

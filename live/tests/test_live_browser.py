@@ -7,7 +7,8 @@ import pytest
 
 from live.stream import services as sessions
 from live.tests.conftest import reset_room, session_cookie
-from orders.models import Address, Checkout
+from orders.models import Checkout
+from orders.tests.factories import AddressFactory
 from shopfeed.accounts.tests.factories import CreatorFactory, UserFactory
 from shops.models import Variant
 from shops.tests.factories import ProductFactory, ShopFactory, VariantFactory
@@ -49,16 +50,7 @@ def test_host_pins_a_product_and_a_viewer_in_another_browser_sees_it_and_buys_it
     session = sessions.go_live(session=session, by=host)
     reset_room(session.pk)  # session ids restart with each test database; Redis remembers
     sam = UserFactory(username="sam", handle="sam")
-    Address.objects.create(
-        user=sam,
-        full_name="Sam Shopper",
-        line1="1 Main St",
-        city="Springfield",
-        region="NY",
-        postal_code="12345",
-        country="US",
-        is_default=True,
-    )
+    AddressFactory(user=sam)
 
     viewer_ctx, viewer = open_live_page(
         browser, asgi_server, sam, session, viewport={"width": 390, "height": 844}

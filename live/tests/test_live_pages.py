@@ -11,20 +11,16 @@ from django.utils import timezone
 from live.models import LineupItem, LiveSession
 from live.stream import services as sessions
 from orders.models import Address, Checkout, Order
+from orders.tests.factories import ADDRESS as SHIPPING_ADDRESS
+from orders.tests.factories import AddressFactory
 from shopfeed.accounts.models import Follow
 from shopfeed.accounts.tests.factories import CreatorFactory
 from shops.tests.factories import ProductFactory, ShopFactory, VariantFactory
 
 pytestmark = pytest.mark.django_db
 
-ADDRESS = {
-    "full_name": "Sam Shopper",
-    "line1": "1 Main St",
-    "city": "Springfield",
-    "region": "NY",  # 12345 is a New York ZIP code
-    "postal_code": "12345",
-    "country": "us",
-}
+# The address form as a buyer fills it in (the country as typed).
+ADDRESS = {**SHIPPING_ADDRESS, "country": "us"}
 
 
 @pytest.fixture(autouse=True)
@@ -367,7 +363,7 @@ def test_buy_now_with_a_saved_address_goes_straight_to_paying(client, shop, shop
     p = product(shop, quantity=3)
     variant = p.variants.get()
     session = on_air(shop, p)
-    Address.objects.create(user=shopper, is_default=True, **{**ADDRESS, "country": "US"})
+    AddressFactory(user=shopper)
     client.force_login(shopper)
     response = buy(client, session, variant)
     checkout = Checkout.objects.get(buyer=shopper)
@@ -424,7 +420,7 @@ def test_buying_after_the_end_is_refused_with_a_reason(client, shop, shopper):
     p = product(shop)
     session = on_air(shop, p)
     sessions.end_session(session=session, by=shop.owner)
-    Address.objects.create(user=shopper, is_default=True, **{**ADDRESS, "country": "US"})
+    AddressFactory(user=shopper)
     client.force_login(shopper)
     response = buy(client, session, p.variants.get())
     assert response.status_code == 409

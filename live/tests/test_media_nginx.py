@@ -6,7 +6,6 @@ test pattern with the stream key."""
 import os
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
@@ -18,7 +17,7 @@ from conftest import _missing
 from live.models import LiveSession
 from live.stream import media
 from live.stream import services as sessions
-from shopfeed.testing import Process, free_port, wait_for_port
+from shopfeed.testing import Process, free_port, wait_for_port, wait_until
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -78,16 +77,6 @@ def push(stream_key: str, *, seconds: int) -> subprocess.Popen:
         "-pix_fmt", "yuv420p", "-f", "flv", f"{media.ingest_server_url()}/{stream_key}",
     ]  # fmt: skip
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def wait_until(check, *, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def status_of(session) -> str:

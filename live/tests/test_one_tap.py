@@ -4,12 +4,13 @@ goes to the done page; anything less goes to the payment page as before."""
 import pytest
 from django.urls import reverse
 
-from orders.models import Address, Checkout, Order
+from orders.models import Checkout, Order
 from orders.payments import settlement
-from orders.tests.card_helpers import attach_card, payment_intent
+from orders.tests.factories import AddressFactory, SavedCardFactory
+from orders.tests.payment_helpers import payment_intent
 from shopfeed.accounts.tests.factories import UserFactory
 
-from .selling_support import ADDRESS, live_session, product_with_variant
+from .selling_support import live_session, product_with_variant
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
 
@@ -35,7 +36,7 @@ def session(shop, stock):
 
 
 def _with_address(user):
-    Address.objects.create(user=user, is_default=True, **ADDRESS)
+    AddressFactory(user=user)
     return user
 
 
@@ -48,7 +49,7 @@ def _tap(client, session, variant):
 def test_saved_address_and_card_pay_in_one_tap_and_go_to_the_done_page(
     localstripe, client, shopper, session, stock
 ):
-    card = attach_card(_with_address(shopper))
+    card = SavedCardFactory(user=_with_address(shopper))
     client.force_login(shopper)
 
     response = _tap(client, session, stock[1])
@@ -72,7 +73,7 @@ def test_saved_address_and_card_pay_in_one_tap_and_go_to_the_done_page(
 def test_someone_elses_saved_card_does_not_make_my_tap_pay(
     localstripe, client, shopper, session, stock
 ):
-    attach_card(UserFactory())
+    SavedCardFactory(user=UserFactory())
     client.force_login(_with_address(shopper))
 
     response = _tap(client, session, stock[1])
@@ -88,7 +89,7 @@ def test_someone_elses_saved_card_does_not_make_my_tap_pay(
 def test_a_declined_saved_card_sends_the_buyer_to_pay_another_way(
     localstripe, client, shopper, session, stock
 ):
-    attach_card(_with_address(shopper), "4000000000000341")
+    SavedCardFactory(user=_with_address(shopper), number="4000000000000341")
     client.force_login(shopper)
 
     response = _tap(client, session, stock[1])

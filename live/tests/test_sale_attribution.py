@@ -10,11 +10,11 @@ from live.selling import purchases
 from live.stream.summary import session_summary
 from orders.models import CartItem, Checkout, Order, SaleSource
 from orders.signals import checkout_paid
-from orders.tests.helpers import pay_checkout
+from orders.tests.factories import ADDRESS, pay_checkout
 
-from .selling_support import ADDRESS, live_session, product_with_variant
+from .selling_support import live_session, product_with_variant
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("localstripe")]
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def _buy_now_and_pay(client, user, variant, **claimed) -> Order:
     )
     assert response.status_code == 302, response.content
     checkout = Checkout.objects.get(buyer=user)
-    pay_checkout(checkout, stripe=False)
+    pay_checkout(checkout)
     return checkout.orders.get()
 
 

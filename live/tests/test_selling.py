@@ -15,15 +15,15 @@ from orders.checkout.services import release_checkout
 from orders.errors import SoldOut
 from orders.models import Checkout, Order, SaleSource
 from orders.payments import intents, reconcile, settlement
-from orders.signals import checkout_paid
-from orders.tests.helpers import pay_checkout
+from orders.tests.factories import ADDRESS, CheckoutFactory, pay_checkout
+from orders.tests.payment_helpers import pay
 from shopfeed.accounts.tests.factories import UserFactory
 from shopfeed.errors import NotAllowed, ShopFeedError
 from shops.models import Product, Variant
-from shops.tests.factories import ProductFactory, VariantFactory
+from shops.tests.factories import VariantFactory
 
+from .factories import PaidLiveCheckoutFactory
 from .selling_support import (
-    ADDRESS,
     capture_room_events,
     lapse,
     live_session,
@@ -452,12 +452,9 @@ def test_a_lost_release_signal_is_caught_up_by_the_clock_task_once(
     assert deal.sold == 0
 
 
-def test_a_paid_checkout_keeps_its_deal_units(session, stock, creator, shopper):
+def test_a_paid_checkout_keeps_its_deal_units(localstripe, session, stock, creator, shopper):
     deal = start(session, stock[0], creator, quantity=3)
-    checkout = selling.live_buy_now(
-        session=session, buyer=shopper, variant=stock[1], quantity=1, address=ADDRESS
-    )
-    pay_checkout(checkout, stripe=False)
+    checkout = PaidLiveCheckoutFactory(session=session, buyer=shopper, variant=stock[1])
     assert selling.release_deal_claim(checkout_id=checkout.pk) == 0
     assert selling.release_stale_deal_claims() == 0
     deal.refresh_from_db()
@@ -465,20 +462,22 @@ def test_a_paid_checkout_keeps_its_deal_units(session, stock, creator, shopper):
 
 
 def test_a_released_checkout_paid_late_takes_its_deal_units_again(
-    session, stock, creator, shopper, django_capture_on_commit_callbacks
+    localstripe, session, stock, creator, shopper, django_capture_on_commit_callbacks
 ):
     deal = start(session, stock[0], creator, quantity=3)
     checkout = selling.live_buy_now(
         session=session, buyer=shopper, variant=stock[1], quantity=1, address=ADDRESS
     )
+    # The buyer opened the payment page (its PaymentIntent exists), then let it expire.
+    intents.ensure_payment_intent(checkout=checkout)
     with django_capture_on_commit_callbacks(execute=True):
         release_checkout(checkout_id=checkout.pk, status=Checkout.Status.EXPIRED)
     deal.refresh_from_db()
     assert deal.sold == 0
 
-    # orders reserves the stock again for a payment that lands after the release.
-    pay_checkout(checkout, stripe=False)
-    checkout_paid.send(sender=Checkout, checkout_id=checkout.pk)
+    # orders reserves the stock again for a payment that lands after the release, and tells
+    # live (checkout_paid) once that is committed.
+    pay_checkout(checkout)
 
     deal.refresh_from_db()
     assert deal.sold == 1
@@ -509,18 +508,20 @@ def purchase_cache(settings, monkeypatch):
 
 
 def test_purchases_in_one_second_make_one_batched_purchase_event(
-    session, stock, shop, purchase_cache, room_events, django_capture_on_commit_callbacks
+    localstripe,
+    session,
+    stock,
+    shop,
+    purchase_cache,
+    room_events,
+    django_capture_on_commit_callbacks,
 ):
     lipstick, lipstick_variant = product_with_variant(shop, title="Velvet lipstick")
     session.lineup.create(product=lipstick, position=1)
     buyers = [UserFactory(handle=h) for h in ("amelia", "bruno", "amelia2")]
     variants = [stock[1], lipstick_variant, stock[1]]
     for buyer, variant in zip(buyers, variants, strict=True):
-        checkout = selling.live_buy_now(
-            session=session, buyer=buyer, variant=variant, quantity=1, address=ADDRESS
-        )
-        pay_checkout(checkout, stripe=False)
-        checkout_paid.send(sender=Checkout, checkout_id=checkout.pk)
+        PaidLiveCheckoutFactory(session=session, buyer=buyer, variant=variant)
 
     # One flush scheduled for the end of that second, whatever the number of purchases.
     assert purchase_cache == [((session.pk, 1_800_000_000), pytest.approx(0.6))]
@@ -539,8 +540,6 @@ def test_purchases_in_one_second_make_one_batched_purchase_event(
 def test_a_live_checkout_paid_through_stripe_queues_its_purchase_notice(
     localstripe, session, stock, shopper, purchase_cache, django_capture_on_commit_callbacks
 ):
-    from orders.tests.payment_helpers import pay
-
     checkout = selling.live_buy_now(
         session=session, buyer=shopper, variant=stock[1], quantity=1, address=ADDRESS
     )
@@ -552,19 +551,8 @@ def test_a_live_checkout_paid_through_stripe_queues_its_purchase_notice(
 
 
 def test_orders_from_elsewhere_make_no_purchase_notice(purchase_cache, shopper):
-    product = ProductFactory()
-    checkout = Checkout.objects.create(
-        buyer=shopper, total_amount=100, currency="USD", expires_at=timezone.now()
-    )
-    Order.objects.create(
-        checkout=checkout,
-        shop=product.shop,
-        buyer=shopper,
-        currency="USD",
-        subtotal_amount=100,
-        total_amount=100,
-        source=SaleSource.PRODUCT_PAGE,
-    )
+    checkout = CheckoutFactory(buyer=shopper)  # from a product page
+    assert checkout.orders.get().source == SaleSource.PRODUCT_PAGE
     assert purchases.record_purchases(checkout_id=checkout.pk) == 0
     assert purchase_cache == []
 
@@ -584,28 +572,20 @@ def test_a_bad_notice_is_refused(session, creator, room_events, text):
 
 
 def test_the_summary_counts_paid_orders_revenue_chat_viewers_and_the_best_seller(
-    session, stock, shop, creator
+    localstripe, session, stock, shop, creator
 ):
     product, variant = stock
     mug, mug_variant = product_with_variant(shop, price_amount=900, title="Mug")
     session.lineup.create(product=mug, position=1)
     start(session, product, creator, price=1200, quantity=10)
 
-    def buy(v, qty):
-        return selling.live_buy_now(
-            session=session, buyer=UserFactory(), variant=v, quantity=qty, address=ADDRESS
-        )
-
-    pay_checkout(buy(variant, 2), stripe=False)  # 2 x 12.00 at the deal price
-    pay_checkout(buy(mug_variant, 1), stripe=False)  # 9.00
-    buy(mug_variant, 3)  # never paid: not counted
-    other = live_session(shop, mug, title="Another night")
-    pay_checkout(
-        selling.live_buy_now(
-            session=other, buyer=UserFactory(), variant=mug_variant, quantity=5, address=ADDRESS
-        ),
-        stripe=False,
+    PaidLiveCheckoutFactory(session=session, variant=variant, quantity=2)  # 2 x 12.00 (deal)
+    PaidLiveCheckoutFactory(session=session, variant=mug_variant, quantity=1)  # 9.00
+    selling.live_buy_now(  # never paid: not counted
+        session=session, buyer=UserFactory(), variant=mug_variant, quantity=3, address=ADDRESS
     )
+    other = live_session(shop, mug, title="Another night")
+    PaidLiveCheckoutFactory(session=other, variant=mug_variant, quantity=5)
     ChatMessage.objects.create(session=session, user=creator, text="hi all")
     ChatMessage.objects.create(
         session=session, user=creator, text="spam", deleted_at=timezone.now()

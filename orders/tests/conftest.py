@@ -1,18 +1,31 @@
-"""Fixtures for tests that run the whole payment path: localstripe, a real worker, webhooks."""
+"""Fixtures for tests that run the whole payment path: localstripe, the Connect transfers
+stand-in in front of it, a real worker, webhooks."""
 
 import uuid
 
 import pytest
 from django.conf import settings
 
-from shopfeed.testing import free_port
+from shopfeed.testing import free_port, localstripe_call
 
-from .payment_helpers import localstripe_call
+from .fake_connect import SECRET_KEY, FakeConnect
+
+
+@pytest.fixture
+def fake_connect(localstripe, settings):
+    """The real stripe SDK pointed at a Stripe-compatible transfers server on loopback, which
+    forwards every other path (PaymentIntents, refunds) to localstripe."""
+    fake = FakeConnect(upstream=localstripe)
+    settings.STRIPE_API_BASE = fake.start()
+    settings.STRIPE_SECRET_KEY = SECRET_KEY
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture
 def stripe_env(localstripe, monkeypatch):
-    """The worker process must reach the same localstripe as this one."""
+    """The worker process must reach the same Stripe as this one (localstripe, or the Connect
+    stand-in in front of it when `fake_connect` was set up first)."""
     monkeypatch.setenv("STRIPE_API_BASE", settings.STRIPE_API_BASE)
     monkeypatch.setenv("STRIPE_SECRET_KEY", settings.STRIPE_SECRET_KEY)
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", settings.STRIPE_WEBHOOK_SECRET)

@@ -30,6 +30,9 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+# The secret key tests give the SDK when it talks to this server (any sk_... is accepted).
+SECRET_KEY = "sk_test_payouts"
+
 
 @dataclass
 class RecordedRequest:

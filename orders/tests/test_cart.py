@@ -12,21 +12,15 @@ from orders.models import Address, Cart, CartItem, Checkout, Order, SaleSource
 from orders.payments import settlement
 from shopfeed.accounts.tests.factories import UserFactory
 from shopfeed.errors import NotFound
+from shopfeed.testing import localstripe_call
 from shops.models import Product, Variant
 from shops.tests.factories import ProductFactory, VariantFactory
 
-from .payment_helpers import localstripe_call
+from .factories import ADDRESS as SHIPPING_ADDRESS
+from .factories import pay_checkout
 
-ADDRESS = {
-    "address": "new",
-    "full_name": "Sam Shopper",
-    "line1": "1 Main St",
-    "city": "Springfield",
-    "region": "NY",  # 12345 is a New York ZIP code
-    "postal_code": "12345",
-    "country": "us",
-    "save_address": "on",
-}
+# What the checkout form posts for a new address, kept for next time (the country as typed).
+ADDRESS = {"address": "new", **SHIPPING_ADDRESS, "country": "us", "save_address": "on"}
 
 
 def _variant(shop, *, title="Linen Shirt", price=1500, stock=10, **kwargs):
@@ -265,7 +259,7 @@ def test_cart_with_two_shops_becomes_one_checkout_with_two_orders_and_one_total(
     orders = {o.shop_id: o for o in checkout.orders.all()}
     assert orders[shop.pk].total_amount == 3000
     assert orders[other_shop.pk].total_amount == 900
-    assert checkout.shipping_address["city"] == "SPRINGFIELD"  # as the US post writes it
+    assert checkout.shipping_address["city"] == "SPRINGFIELD"  # normalised for the US
     assert checkout.shipping_address["country"] == "US"
     assert Variant.objects.get(pk=shirt.pk).quantity == 3  # reserved
     assert _lines(shopper) == []  # the checkout holds them now
@@ -450,7 +444,9 @@ def test_only_the_buyer_can_see_their_checkout(buyer_client, client, shop):
     assert response.status_code == 404
 
 
-def test_done_page_waits_for_the_payment_then_links_the_orders(buyer_client, shop, other_shop):
+def test_done_page_waits_for_the_payment_then_links_the_orders(
+    localstripe, buyer_client, shop, other_shop
+):
     _add(buyer_client, _variant(other_shop, title="Mug"))
     checkout = _checkout(buyer_client, shop)
     body = buyer_client.get(f"/checkout/{checkout.pk}/done/").content.decode()
@@ -458,8 +454,7 @@ def test_done_page_waits_for_the_payment_then_links_the_orders(buyer_client, sho
     assert f'hx-get="/checkout/{checkout.pk}/status/"' in body
     assert "every 1s" in body
 
-    Checkout.objects.filter(pk=checkout.pk).update(status=Checkout.Status.PAID)
-    Order.objects.filter(checkout=checkout).update(status=Order.Status.PAID)
+    pay_checkout(checkout)
     body = buyer_client.get(f"/checkout/{checkout.pk}/status/").content.decode()
     assert "Payment confirmed" in body
     assert "hx-trigger" not in body
@@ -467,16 +462,15 @@ def test_done_page_waits_for_the_payment_then_links_the_orders(buyer_client, sho
         assert f'href="/orders/{order.pk}/"' in body
 
 
-def test_paid_checkout_pay_page_goes_to_done(buyer_client, shop):
-    checkout = _checkout(buyer_client, shop)
-    Checkout.objects.filter(pk=checkout.pk).update(status=Checkout.Status.PAID)
+def test_paid_checkout_pay_page_goes_to_done(localstripe, buyer_client, shop):
+    checkout = pay_checkout(_checkout(buyer_client, shop))
     response = buyer_client.get(f"/checkout/{checkout.pk}/pay/")
     assert response["Location"] == f"/checkout/{checkout.pk}/done/"
 
 
 def test_expired_checkout_cannot_be_paid(buyer_client, shop):
     checkout = _checkout(buyer_client, shop)
-    Checkout.objects.filter(pk=checkout.pk).update(status=Checkout.Status.EXPIRED)
+    release_checkout(checkout_id=checkout.pk, status=Checkout.Status.EXPIRED)
     body = buyer_client.get(f"/checkout/{checkout.pk}/pay/").content.decode()
     assert "This checkout is expired" in body
     assert "payment-form" not in body

@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 
 from orders import emails
-from orders.tests.helpers import paid_order
+from orders.tests.factories import PaidOrderFactory
 from shops.tests.factories import ProductFactory, ShopFactory, VariantFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,12 +25,12 @@ def kitchen(creator):
 
 
 @pytest.fixture
-def order(settings, django_capture_on_commit_callbacks, kitchen, shopper):
+def order(settings, django_capture_on_commit_callbacks, localstripe, kitchen, shopper):
     settings.SITE_URL = SITE
     product = ProductFactory(shop=kitchen, title=TITLE)
     variant = VariantFactory(product=product, price_amount=1999, quantity=5)
     with django_capture_on_commit_callbacks(execute=True):
-        return paid_order(buyer=shopper, variant=variant, stripe=False)
+        return PaidOrderFactory(buyer=shopper, variant=variant)
 
 
 def sent_to(address):

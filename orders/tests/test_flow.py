@@ -8,10 +8,12 @@ from orders.ledger.models import LedgerAccount
 from orders.models import Checkout, Order, StripeEvent
 from orders.payments import intents
 from shopfeed.accounts.tests.factories import UserFactory
+from shopfeed.testing import wait_until
 from shops.models import Variant
 from shops.tests.factories import VariantFactory
 
-from .payment_helpers import checkout_for, pay, wait_until
+from .factories import CheckoutFactory
+from .payment_helpers import pay
 
 Kind = LedgerAccount.Kind
 
@@ -26,7 +28,7 @@ def _balance(kind, shop=None) -> int:
 def test_checkout_payment_webhook_and_worker_end_with_the_order_paid(worker, stripe_webhooks_to):
     variant = VariantFactory(quantity=3, price_amount=4200)
     buyer = UserFactory()
-    checkout = checkout_for(buyer, variant, quantity=2)
+    checkout = CheckoutFactory(buyer=buyer, variant=variant, quantity=2)
     checkout = intents.ensure_payment_intent(checkout=checkout)
 
     pay(checkout.payment_intent_id)

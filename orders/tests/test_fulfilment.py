@@ -4,9 +4,9 @@ import threading
 from datetime import timedelta
 
 import pytest
-import requests
 from django.core import mail
 from django.db import connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
@@ -26,13 +26,23 @@ from orders.fulfilment.services import (
     ship_order,
 )
 from orders.ledger import accounting
+from orders.ledger.models import LedgerAccount, LedgerEntry
 from orders.models import Checkout, Order, OrderEvent, Refund
-from orders.tests.helpers import order_ledger, paid_order, place_order
+from orders.payouts import services as payouts
 from shopfeed.accounts.tests.factories import UserFactory
 from shopfeed.errors import Conflict, NotAllowed, ShopFeedError
+from shopfeed.testing import localstripe_call
 from shops.tests.factories import ProductFactory, VariantFactory
 
-pytestmark = pytest.mark.django_db
+from .factories import (
+    DeliveredOrderFactory,
+    OrderFactory,
+    PaidOrderFactory,
+    ShippedOrderFactory,
+)
+
+# Paid orders are paid at localstripe.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("localstripe")]
 
 S = Order.Status
 CLEARING, PAYABLE, REVENUE = "buyer_clearing", "seller_payable", "platform_revenue"
@@ -46,6 +56,21 @@ def staff(db):
 @pytest.fixture
 def variant(shop):
     return VariantFactory(product=ProductFactory(shop=shop), price_amount=2500, quantity=5)
+
+
+def order_ledger(order: Order) -> dict[str, int]:
+    """What the ledger holds for this one order, per account kind (sale, refunds, release)."""
+    refs = [f"sale:order:{order.pk}", f"release:order:{order.pk}"]
+    refs += [f"refund:{pk}" for pk in order.refunds.values_list("pk", flat=True)]
+    rows = (
+        LedgerEntry.objects.filter(transaction__reference__in=refs)
+        .values_list("account__kind")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    totals = {kind: 0 for kind in LedgerAccount.Kind.values}
+    totals.update({kind: int(total) for kind, total in rows})
+    return totals
 
 
 def snapshot(order: Order) -> dict:
@@ -71,22 +96,12 @@ def force_status(order: Order, status: str) -> Order:
     return order
 
 
-def stripe_get(path: str) -> dict:
-    from django.conf import settings
-
-    return requests.get(
-        f"{settings.STRIPE_API_BASE}{path}",
-        headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"},
-        timeout=10,
-    ).json()
-
-
 # --- legal transitions ---------------------------------------------------------------------
 
 
 def test_a_paid_order_ships_is_delivered_and_completes(shop, shopper, creator, settings):
     settings.PAYOUT_HOLD_DAYS = 3
-    order = paid_order(buyer=shopper, shop=shop, stripe=False)
+    order = PaidOrderFactory(buyer=shopper, shop=shop)
 
     ship_order(order=order, by=creator, carrier=" UPS ", tracking_number="1Z999AA10123456784")
     order.refresh_from_db()
@@ -116,7 +131,7 @@ def test_a_paid_order_ships_is_delivered_and_completes(shop, shopper, creator, s
 
 
 def test_the_payout_hold_defaults_to_seven_days_after_delivery(shop, shopper, creator):
-    order = paid_order(buyer=shopper, shop=shop, stripe=False)
+    order = PaidOrderFactory(buyer=shopper, shop=shop)
     ship_order(order=order, by=creator, carrier="DHL", tracking_number="JD0001")
     mark_delivered(order=order, by=creator)
     order.refresh_from_db()
@@ -124,7 +139,7 @@ def test_the_payout_hold_defaults_to_seven_days_after_delivery(shop, shopper, cr
 
 
 def test_staff_can_ship_and_deliver_for_the_seller(shop, shopper, staff):
-    order = paid_order(buyer=shopper, shop=shop, stripe=False)
+    order = PaidOrderFactory(buyer=shopper, shop=shop)
     ship_order(order=order, by=staff, carrier="USPS", tracking_number="9400")
     mark_delivered(order=order, by=staff)
     order.refresh_from_db()
@@ -133,7 +148,7 @@ def test_staff_can_ship_and_deliver_for_the_seller(shop, shopper, staff):
 
 
 def test_an_unpaid_order_can_be_cancelled_and_its_stock_returns(variant, shopper, creator):
-    order = place_order(buyer=shopper, variant=variant, quantity=2)
+    order = OrderFactory(buyer=shopper, variant=variant, quantity=2)
     variant.refresh_from_db()
     assert variant.quantity == 3
 
@@ -149,8 +164,8 @@ def test_an_unpaid_order_can_be_cancelled_and_its_stock_returns(variant, shopper
 
 
 def test_delivered_orders_complete_once_their_hold_has_passed(shop, shopper, creator):
-    due = paid_order(buyer=shopper, shop=shop, stripe=False)
-    waiting = paid_order(buyer=shopper, shop=shop, stripe=False)
+    due = PaidOrderFactory(buyer=shopper, shop=shop)
+    waiting = PaidOrderFactory(buyer=shopper, shop=shop)
     for order in (due, waiting):
         ship_order(order=order, by=creator, carrier="UPS", tracking_number="1Z")
         mark_delivered(order=order, by=creator)
@@ -218,7 +233,7 @@ def _act(action, order, by):
 def test_an_illegal_transition_is_refused_with_a_clear_message_and_changes_nothing(
     shop, shopper, staff, status, action, message
 ):
-    order = force_status(place_order(buyer=shopper, shop=shop), status)
+    order = force_status(OrderFactory(buyer=shopper, shop=shop), status)
     before = snapshot(order)
     with pytest.raises(IllegalTransition) as refused:
         _act(action, order, staff)
@@ -227,7 +242,7 @@ def test_an_illegal_transition_is_refused_with_a_clear_message_and_changes_nothi
 
 
 def test_shipping_needs_a_carrier_and_a_tracking_number(shop, shopper, creator):
-    order = paid_order(buyer=shopper, shop=shop, stripe=False)
+    order = PaidOrderFactory(buyer=shopper, shop=shop)
     before = snapshot(order)
     with pytest.raises(ShopFeedError, match=r"Enter the tracking number\.") as refused:
         ship_order(order=order, by=creator, carrier="UPS", tracking_number="   ")
@@ -238,7 +253,7 @@ def test_shipping_needs_a_carrier_and_a_tracking_number(shop, shopper, creator):
 
 
 def test_a_cancellation_needs_a_reason(variant, shopper, creator):
-    order = place_order(buyer=shopper, variant=variant)
+    order = OrderFactory(buyer=shopper, variant=variant)
     before = snapshot(order)
     with pytest.raises(ShopFeedError, match=r"Enter the reason\."):
         cancel_order(order=order, by=creator, reason="  ")
@@ -250,9 +265,8 @@ def test_a_cancellation_needs_a_reason(variant, shopper, creator):
 
 @pytest.mark.parametrize("action", ["ship", "deliver", "cancel", "refund"])
 def test_another_seller_cannot_act_on_the_order(shop, other_shop, shopper, action):
-    order = paid_order(buyer=shopper, shop=shop, stripe=False)
-    if action == "deliver":
-        order = force_status(order, S.SHIPPED)
+    factory = ShippedOrderFactory if action == "deliver" else PaidOrderFactory
+    order = factory(buyer=shopper, shop=shop)
     before = snapshot(order)
     with pytest.raises(NotAllowed, match="Only the shop's owner or staff"):
         _act(action, order, other_shop.owner)
@@ -261,7 +275,7 @@ def test_another_seller_cannot_act_on_the_order(shop, other_shop, shopper, actio
 
 @pytest.mark.parametrize("action", ["ship", "cancel", "refund"])
 def test_the_buyer_cannot_ship_cancel_or_refund_their_own_order(shop, shopper, action):
-    order = paid_order(buyer=shopper, shop=shop, stripe=False)
+    order = PaidOrderFactory(buyer=shopper, shop=shop)
     before = snapshot(order)
     with pytest.raises(NotAllowed):
         _act(action, order, shopper)
@@ -269,7 +283,7 @@ def test_the_buyer_cannot_ship_cancel_or_refund_their_own_order(shop, shopper, a
 
 
 def test_the_seller_cannot_complete_an_order_for_the_buyer(shop, shopper, creator):
-    order = force_status(paid_order(buyer=shopper, shop=shop, stripe=False), S.DELIVERED)
+    order = DeliveredOrderFactory(buyer=shopper, shop=shop)
     with pytest.raises(NotAllowed, match="Only the buyer or staff"):
         complete_order(order=order, by=creator)
     order.refresh_from_db()
@@ -277,7 +291,7 @@ def test_the_seller_cannot_complete_an_order_for_the_buyer(shop, shopper, creato
 
 
 def test_staff_add_notes_and_nobody_else_can(shop, shopper, creator, staff):
-    order = paid_order(buyer=shopper, shop=shop, stripe=False)
+    order = PaidOrderFactory(buyer=shopper, shop=shop)
     with pytest.raises(NotAllowed, match="Only staff"):
         add_note(order=order, by=creator, text="I am the seller")
     with pytest.raises(ShopFeedError, match=r"Enter the note\."):
@@ -293,7 +307,7 @@ def test_staff_add_notes_and_nobody_else_can(shop, shopper, creator, staff):
 def test_cancelling_a_paid_order_refunds_it_at_stripe_and_returns_stock(
     localstripe, variant, shopper, creator
 ):
-    order = paid_order(buyer=shopper, variant=variant, quantity=2)
+    order = PaidOrderFactory(buyer=shopper, variant=variant, quantity=2)
     variant.refresh_from_db()
     assert variant.quantity == 3
     assert order_ledger(order)[PAYABLE] == 5000 - 500
@@ -310,7 +324,7 @@ def test_cancelling_a_paid_order_refunds_it_at_stripe_and_returns_stock(
     assert refund.stripe_refund_id.startswith("re_")
     assert refund.amount == 5000
     assert refund.idempotency_key == f"refund-{refund.pk}"
-    at_stripe = stripe_get(f"/v1/refunds/{refund.stripe_refund_id}")
+    at_stripe = localstripe_call(f"/v1/refunds/{refund.stripe_refund_id}", method="GET")
     assert at_stripe["amount"] == 5000
     assert at_stripe["payment_intent"] == order.checkout.payment_intent_id
     ledger = order_ledger(order)
@@ -324,7 +338,7 @@ def test_cancelling_a_paid_order_refunds_it_at_stripe_and_returns_stock(
 def test_when_stripe_refuses_the_refund_the_order_is_not_cancelled(
     localstripe, variant, shopper, creator
 ):
-    order = paid_order(buyer=shopper, variant=variant, quantity=1)
+    order = PaidOrderFactory(buyer=shopper, variant=variant, quantity=1)
     # An unpaid PaymentIntent: Stripe (localstripe) refuses to refund it.
     unpaid = gateway.create_payment_intent(
         amount=2500, currency="USD", idempotency_key=f"unpaid-{order.pk}", metadata={}
@@ -350,7 +364,7 @@ def test_when_stripe_refuses_the_refund_the_order_is_not_cancelled(
 def test_partial_refunds_then_one_beyond_the_remainder_is_refused(
     localstripe, variant, shopper, creator, staff
 ):
-    order = paid_order(buyer=shopper, variant=variant, quantity=2)  # $50.00
+    order = PaidOrderFactory(buyer=shopper, variant=variant, quantity=2)  # $50.00
     refund_order(order=order, by=creator, amount=2000, reason="Late")
     refund_order(order=order, by=staff, amount=1000)
     before = snapshot(order)
@@ -372,7 +386,7 @@ def test_partial_refunds_then_one_beyond_the_remainder_is_refused(
 def test_two_partial_refunds_summing_to_the_total_reverse_the_fee_exactly(
     localstripe, shop, shopper, creator
 ):
-    order = paid_order(buyer=shopper, shop=shop, price_amount=3333)
+    order = PaidOrderFactory(buyer=shopper, shop=shop, price_amount=3333)
     assert (order.total_amount, order.fee_amount) == (3333, 333)
 
     refund_order(order=order, by=creator, amount=1111)
@@ -387,7 +401,7 @@ def test_two_partial_refunds_summing_to_the_total_reverse_the_fee_exactly(
 
 
 def test_a_refund_must_be_a_positive_whole_number_of_cents(shop, shopper, creator):
-    order = paid_order(buyer=shopper, shop=shop, stripe=False)
+    order = PaidOrderFactory(buyer=shopper, shop=shop)
     before = snapshot(order)
     with pytest.raises(RefundTooLarge, match=r"at least \$0\.01"):
         refund_order(order=order, by=creator, amount=0)
@@ -399,7 +413,7 @@ def test_a_refund_must_be_a_positive_whole_number_of_cents(shop, shopper, creato
 def test_a_refused_refund_is_kept_as_failed_and_moves_no_money(
     localstripe, variant, shopper, creator
 ):
-    order = paid_order(buyer=shopper, variant=variant)
+    order = PaidOrderFactory(buyer=shopper, variant=variant)
     real_pi = order.checkout.payment_intent_id
     Checkout.objects.filter(pk=order.checkout_id).update(payment_intent_id="pi_doesnotexist")
     before = snapshot(order)
@@ -421,7 +435,7 @@ def test_a_refused_refund_is_kept_as_failed_and_moves_no_money(
 def test_an_interrupted_refund_is_finished_with_its_own_key_and_blocks_shipping_meanwhile(
     localstripe, variant, shopper, creator
 ):
-    order = paid_order(buyer=shopper, variant=variant)
+    order = PaidOrderFactory(buyer=shopper, variant=variant)
     # A process that wrote the pending row and died before Stripe answered.
     with transaction.atomic():
         pending = fulfilment._open_refund(
@@ -446,9 +460,8 @@ def test_an_interrupted_refund_is_finished_with_its_own_key_and_blocks_shipping_
 def test_a_refund_after_the_payout_release_comes_out_of_the_withdrawable_balance(
     localstripe, variant, shopper, creator
 ):
-    order = paid_order(buyer=shopper, variant=variant)
-    accounting.post_release(order)
-    Order.objects.filter(pk=order.pk).update(released_at=timezone.now())
+    order = DeliveredOrderFactory(buyer=shopper, variant=variant)
+    assert payouts.release_due_payables(now=order.release_at) == [order.pk]
     refund_order(order=order, by=creator, amount=1000)
     ledger = order_ledger(order)
     assert ledger[PAYABLE] == 0
@@ -465,7 +478,7 @@ def test_a_refund_after_the_payout_release_comes_out_of_the_withdrawable_balance
 def test_any_series_of_refunds_keeps_the_orders_books_in_step(
     localstripe, shop, shopper, creator, price, cuts
 ):
-    order = paid_order(buyer=shopper, shop=shop, price_amount=price)
+    order = PaidOrderFactory(buyer=shopper, shop=shop, price_amount=price)
     for cut in cuts:
         amount = max(1, order.refundable_amount * cut // 1000)
         if amount > order.refundable_amount:
@@ -485,7 +498,7 @@ def test_any_series_of_refunds_keeps_the_orders_books_in_step(
 def test_two_refunds_at_once_cannot_together_exceed_what_was_paid(
     localstripe, variant, shopper, creator
 ):
-    order = paid_order(buyer=shopper, variant=variant, quantity=2)  # $50.00
+    order = PaidOrderFactory(buyer=shopper, variant=variant, quantity=2)  # $50.00
     barrier = threading.Barrier(2)
     results: list = []
 
@@ -514,11 +527,8 @@ def test_two_refunds_at_once_cannot_together_exceed_what_was_paid(
 # --- emails --------------------------------------------------------------------------------
 
 
-def test_paying_emails_the_buyer_a_confirmation_and_the_seller_a_new_order(
-    django_capture_on_commit_callbacks, shop, shopper, creator
-):
-    with django_capture_on_commit_callbacks(execute=True):
-        order = paid_order(buyer=shopper, shop=shop, stripe=False, price_amount=1999)
+def test_paying_emails_the_buyer_a_confirmation_and_the_seller_a_new_order(shop, shopper, creator):
+    order = PaidOrderFactory(buyer=shopper, shop=shop, price_amount=1999)  # settled, committed
     by_recipient = {m.to[0]: m for m in mail.outbox}
     assert set(by_recipient) == {shopper.email, creator.email}
     confirmation = by_recipient[shopper.email]
@@ -535,7 +545,8 @@ def test_paying_emails_the_buyer_a_confirmation_and_the_seller_a_new_order(
 def test_shipping_emails_the_buyer_the_tracking_number(
     django_capture_on_commit_callbacks, shop, shopper, creator
 ):
-    order = paid_order(buyer=shopper, shop=shop, stripe=False)
+    order = PaidOrderFactory(buyer=shopper, shop=shop)
+    mail.outbox.clear()  # the payment's own emails
     with django_capture_on_commit_callbacks(execute=True):
         ship_order(order=order, by=creator, carrier="DHL", tracking_number="JD014600006")
     [message] = mail.outbox
@@ -548,7 +559,8 @@ def test_shipping_emails_the_buyer_the_tracking_number(
 def test_a_refund_emails_the_buyer_the_amount(
     django_capture_on_commit_callbacks, localstripe, variant, shopper, creator
 ):
-    order = paid_order(buyer=shopper, variant=variant)
+    order = PaidOrderFactory(buyer=shopper, variant=variant)
+    mail.outbox.clear()  # the payment's own emails
     with django_capture_on_commit_callbacks(execute=True):
         refund_order(order=order, by=creator, amount=1250, reason="Missing button")
     [message] = mail.outbox
@@ -559,7 +571,7 @@ def test_a_refund_emails_the_buyer_the_amount(
 
 
 def test_refused_actions_send_no_email(django_capture_on_commit_callbacks, shop, shopper, creator):
-    order = place_order(buyer=shopper, shop=shop)
+    order = OrderFactory(buyer=shopper, shop=shop)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(IllegalTransition):
         ship_order(order=order, by=creator, carrier="UPS", tracking_number="1Z")
     assert mail.outbox == []

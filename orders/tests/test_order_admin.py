@@ -5,10 +5,12 @@ from django.urls import reverse
 
 from orders.fulfilment.services import refund_order, ship_order
 from orders.models import Checkout, Order, StripeEvent
-from orders.tests.helpers import paid_order, place_order
 from shops.tests.factories import ProductFactory, VariantFactory
 
-pytestmark = pytest.mark.django_db
+from .factories import OrderFactory, PaidOrderFactory
+
+# Paid orders are paid at localstripe.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("localstripe")]
 
 S = Order.Status
 CHANGELIST = reverse("admin:orders_order_changelist")
@@ -39,10 +41,10 @@ def test_only_staff_reach_the_order_admin(client, shopper):
 def test_staff_filter_orders_by_status_and_shop_and_search_them(
     admin_client, shop, other_shop, creator
 ):
-    paid = paid_order(shop=shop, stripe=False)
-    shipped = paid_order(shop=shop, stripe=False)
+    paid = PaidOrderFactory(shop=shop)
+    shipped = PaidOrderFactory(shop=shop)
     ship_order(order=shipped, by=creator, carrier="UPS", tracking_number="1ZTRACK42")
-    elsewhere = paid_order(shop=other_shop, stripe=False)
+    elsewhere = PaidOrderFactory(shop=other_shop)
 
     assert listed(admin_client, status__exact="shipped") == {shipped.pk}
     assert listed(admin_client, shop__id__exact=other_shop.pk) == {elsewhere.pk}
@@ -54,7 +56,7 @@ def test_staff_filter_orders_by_status_and_shop_and_search_them(
 def test_the_order_page_shows_items_payment_refunds_and_history_read_only(
     admin_client, localstripe, shop, creator
 ):
-    order = paid_order(shop=shop)
+    order = PaidOrderFactory(shop=shop)
     refund = refund_order(order=order, by=creator, amount=700, reason="Dent")
 
     response = admin_client.get(change_url(order))
@@ -71,14 +73,14 @@ def test_the_order_page_shows_items_payment_refunds_and_history_read_only(
 
 
 def test_posting_the_order_form_cannot_change_status_or_money(admin_client, shop):
-    order = paid_order(shop=shop, stripe=False)
+    order = PaidOrderFactory(shop=shop)
     admin_client.post(change_url(order), {"status": "completed", "refunded_amount": 999})
     order.refresh_from_db()
     assert (order.status, order.refunded_amount) == (S.PAID, 0)
 
 
 def test_staff_refund_an_order_in_full_after_confirming(admin_client, localstripe, shop, shopper):
-    order = paid_order(buyer=shopper, shop=shop)
+    order = PaidOrderFactory(buyer=shopper, shop=shop)
 
     confirm = run_action(admin_client, "refund_in_full", [order])
     assert confirm.status_code == 200
@@ -97,7 +99,7 @@ def test_staff_refund_an_order_in_full_after_confirming(admin_client, localstrip
 
 
 def test_the_refund_action_reports_an_order_that_cannot_be_refunded(admin_client, shop):
-    order = place_order(shop=shop)
+    order = OrderFactory(shop=shop)
 
     done = run_action(admin_client, "refund_in_full", [order], apply="Refund", text="")
 
@@ -112,7 +114,7 @@ def test_the_refund_action_reports_an_order_that_cannot_be_refunded(admin_client
 
 def test_staff_cancel_orders_with_a_reason_and_stock_returns(admin_client, shop, shopper):
     variant = VariantFactory(product=ProductFactory(shop=shop), quantity=5)
-    order = place_order(buyer=shopper, variant=variant, quantity=2)
+    order = OrderFactory(buyer=shopper, variant=variant, quantity=2)
 
     no_reason = run_action(admin_client, "cancel_orders", [order], apply="Cancel orders", text="")
     assert "Reason is required." in no_reason.content.decode()
@@ -134,7 +136,7 @@ def test_staff_cancel_orders_with_a_reason_and_stock_returns(admin_client, shop,
 def test_staff_cancel_a_paid_order_which_is_refunded_at_stripe(
     admin_client, localstripe, shop, shopper
 ):
-    order = paid_order(buyer=shopper, shop=shop)
+    order = PaidOrderFactory(buyer=shopper, shop=shop)
     run_action(admin_client, "cancel_orders", [order], apply="Cancel orders", text="Duplicate")
     order.refresh_from_db()
     assert order.status == S.CANCELLED
@@ -143,7 +145,7 @@ def test_staff_cancel_a_paid_order_which_is_refunded_at_stripe(
 
 
 def test_the_cancel_action_refuses_a_shipped_order_and_says_to_refund(admin_client, shop, creator):
-    order = paid_order(shop=shop, stripe=False)
+    order = PaidOrderFactory(shop=shop)
     ship_order(order=order, by=creator, carrier="UPS", tracking_number="1Z")
 
     done = run_action(admin_client, "cancel_orders", [order], apply="Cancel orders", text="x")
@@ -157,7 +159,7 @@ def test_the_cancel_action_refuses_a_shipped_order_and_says_to_refund(admin_clie
 
 
 def test_staff_add_a_note_to_orders(admin_client, admin_user, shop):
-    orders = [paid_order(shop=shop, stripe=False) for _ in range(2)]
+    orders = [PaidOrderFactory(shop=shop) for _ in range(2)]
 
     done = run_action(
         admin_client, "add_note", orders, apply="Add note", text="Checked with the carrier."
@@ -171,7 +173,7 @@ def test_staff_add_a_note_to_orders(admin_client, admin_user, shop):
 
 
 def test_checkouts_and_stripe_events_are_read_only(admin_client, shop):
-    order = paid_order(shop=shop, stripe=False)
+    order = PaidOrderFactory(shop=shop)
     event = StripeEvent.objects.create(
         event_id="evt_123", type="payment_intent.succeeded", payload={"id": "evt_123"}
     )

@@ -22,12 +22,13 @@ from orders.ledger.models import LedgerTransaction
 from orders.models import Checkout, Order, OrderEvent, StripeEvent
 from orders.payments import events, intents, reconcile
 from shopfeed.accounts.tests.factories import UserFactory
-from shopfeed.testing import Process, child_env, start_celery_worker
+from shopfeed.testing import Process, child_env, start_celery_worker, wait_until
 from shops.models import Product, Variant
 from shops.tests.factories import VariantFactory
 
+from .factories import CheckoutFactory
 from .hanging_worker import HOLDING
-from .payment_helpers import checkout_for, event_payload, pay, wait_until
+from .payment_helpers import event_payload, pay
 
 # How soon after a worker is back a paid checkout must be settled.
 SETTLE_WITHIN = 60
@@ -151,7 +152,7 @@ def processes():
 def _two_shop_checkout():
     first = VariantFactory(quantity=5, price_amount=2500)
     second = VariantFactory(quantity=5, price_amount=1200)  # another shop
-    checkout = checkout_for(UserFactory(), first, second, quantity=2)
+    checkout = CheckoutFactory(buyer=UserFactory(), variants=[first, second], quantity=2)
     return intents.ensure_payment_intent(checkout=checkout), [first, second]
 
 

@@ -18,11 +18,12 @@ from orders.ledger.models import LedgerTransaction
 from orders.models import Checkout, Order, OrderEvent, StripeEvent
 from orders.payments import events, intents, reconcile, settlement
 from shopfeed.accounts.tests.factories import UserFactory
+from shopfeed.testing import localstripe_call
 from shops.models import Variant
 from shops.tests.factories import VariantFactory
 
-from .card_helpers import attach_card
-from .payment_helpers import checkout_for, localstripe_call, post_webhook, sign
+from .factories import CheckoutFactory, SavedCardFactory
+from .payment_helpers import post_webhook, sign
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +86,9 @@ def _decline(checkout, buyer):
 def test_a_declined_card_leaves_the_checkout_open_with_its_stock_held(
     localstripe, client, buyer, variant
 ):
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant, quantity=2))
+    checkout = intents.ensure_payment_intent(
+        checkout=CheckoutFactory(buyer=buyer, variant=variant, quantity=2)
+    )
 
     checkout = _decline(checkout, buyer)
     _deliver(client, checkout.payment_intent_id, "payment_intent.payment_failed")
@@ -100,7 +103,9 @@ def test_a_declined_card_leaves_the_checkout_open_with_its_stock_held(
 
 
 def test_another_card_after_a_decline_pays_the_checkout(localstripe, client, buyer, variant):
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant, quantity=2))
+    checkout = intents.ensure_payment_intent(
+        checkout=CheckoutFactory(buyer=buyer, variant=variant, quantity=2)
+    )
     declined_pi = _decline(checkout, buyer).payment_intent_id
     _deliver(client, declined_pi, "payment_intent.payment_failed")
 
@@ -121,7 +126,7 @@ def test_another_card_after_a_decline_pays_the_checkout(localstripe, client, buy
 
 def test_each_attempt_after_a_decline_has_idempotency_keys_of_its_own(localstripe, buyer, variant):
     # Stripe replays a key's first answer for a day, the decline included.
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=CheckoutFactory(buyer=buyer, variant=variant))
     _decline(checkout, buyer)
     checkout = _decline(checkout, buyer)
     assert checkout.idempotency_key == f"checkout-{checkout.pk}-attempt-2"
@@ -136,7 +141,9 @@ def test_each_attempt_after_a_decline_has_idempotency_keys_of_its_own(localstrip
 def test_expiry_still_releases_a_checkout_whose_card_was_declined(
     localstripe, client, buyer, variant
 ):
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant, quantity=2))
+    checkout = intents.ensure_payment_intent(
+        checkout=CheckoutFactory(buyer=buyer, variant=variant, quantity=2)
+    )
     first_pi = _decline(checkout, buyer).payment_intent_id
     checkout = _decline(checkout, buyer)  # twice: a second attempt
     _deliver(client, first_pi, "payment_intent.payment_failed")
@@ -155,7 +162,7 @@ def test_expiry_still_releases_a_checkout_whose_card_was_declined(
 def test_a_cancelled_payment_after_a_decline_gives_the_stock_back(
     localstripe, client, buyer, variant
 ):
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=CheckoutFactory(buyer=buyer, variant=variant))
     checkout = _decline(checkout, buyer)
     localstripe_call(f"/v1/payment_intents/{checkout.payment_intent_id}/cancel")
 
@@ -166,9 +173,9 @@ def test_a_cancelled_payment_after_a_decline_gives_the_stock_back(
 
 
 def test_a_declined_saved_card_then_another_saved_card_pays(localstripe, buyer, variant):
-    declining = attach_card(buyer, DECLINING)
-    good = attach_card(buyer, GOOD)
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    declining = SavedCardFactory(user=buyer, number=DECLINING)
+    good = SavedCardFactory(user=buyer, number=GOOD)
+    checkout = intents.ensure_payment_intent(checkout=CheckoutFactory(buyer=buyer, variant=variant))
 
     with pytest.raises(CardDeclined):
         intents.pay_with_saved_card(checkout=checkout, by=buyer, card_id=declining.pk)
@@ -185,7 +192,7 @@ def test_a_declined_saved_card_then_another_saved_card_pays(localstripe, buyer, 
 def test_the_pay_page_after_a_decline_says_so_and_offers_the_card_form(
     localstripe, buyer_client, buyer, variant
 ):
-    checkout = checkout_for(buyer, variant)
+    checkout = CheckoutFactory(buyer=buyer, variant=variant)
     assert buyer_client.get(f"/checkout/{checkout.pk}/pay/").status_code == 200
 
     response = buyer_client.post(
@@ -207,7 +214,7 @@ def test_the_pay_page_after_a_decline_says_so_and_offers_the_card_form(
 def test_the_pay_page_pays_with_another_card_after_a_decline(
     localstripe, buyer_client, buyer, variant
 ):
-    checkout = checkout_for(buyer, variant)
+    checkout = CheckoutFactory(buyer=buyer, variant=variant)
     buyer_client.get(f"/checkout/{checkout.pk}/pay/")
     url = f"/checkout/{checkout.pk}/pay/local-confirm/"
     assert buyer_client.post(url, {"payment_method": _card(DECLINING)}).status_code == 402
@@ -222,7 +229,7 @@ def test_the_pay_page_pays_with_another_card_after_a_decline(
 
 
 def test_a_pay_page_without_a_decline_shows_no_decline(localstripe, buyer_client, buyer, variant):
-    checkout = checkout_for(buyer, variant)
+    checkout = CheckoutFactory(buyer=buyer, variant=variant)
 
     body = buyer_client.get(f"/checkout/{checkout.pk}/pay/").content.decode()
 

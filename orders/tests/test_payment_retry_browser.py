@@ -7,10 +7,11 @@ import pytest
 
 from orders.models import Checkout, Order, StripeEvent
 from shopfeed.accounts.tests.factories import UserFactory
+from shopfeed.testing import wait_until
 from shops.models import Variant
 from shops.tests.factories import ProductFactory, VariantFactory
 
-from .payment_helpers import checkout_for, wait_until
+from .factories import CheckoutFactory
 from .test_checkout_browser import PHONE
 
 pytestmark = [
@@ -38,7 +39,7 @@ def test_a_shopper_whose_card_is_declined_pays_with_another_card(browser, live_s
     base = live_server.url
     variant = VariantFactory(product=ProductFactory(shop=shop), price_amount=2500, quantity=5)
     buyer = UserFactory(username="sam", handle="sam")
-    checkout = checkout_for(buyer, variant, quantity=2)
+    checkout = CheckoutFactory(buyer=buyer, variant=variant, quantity=2)
 
     ctx = browser.new_context(viewport=PHONE)
     page = ctx.new_page()

@@ -18,7 +18,8 @@ from shopfeed.accounts.tests.factories import UserFactory
 from shops.models import Variant
 from shops.tests.factories import VariantFactory
 
-from .payment_helpers import checkout_for, create_payment_intent, pay, refunds_of
+from .factories import CheckoutFactory
+from .payment_helpers import create_payment_intent, pay, refunds_of
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +55,7 @@ def buyer(db):
 def test_payment_intent_is_made_once_for_the_checkout_total_with_its_id_in_metadata(
     localstripe, buyer, variant
 ):
-    checkout = checkout_for(buyer, variant, quantity=2)
+    checkout = CheckoutFactory(buyer=buyer, variant=variant, quantity=2)
 
     first = intents.ensure_payment_intent(checkout=checkout)
     again = intents.ensure_payment_intent(checkout=Checkout.objects.get(pk=checkout.pk))
@@ -68,7 +69,7 @@ def test_payment_intent_is_made_once_for_the_checkout_total_with_its_id_in_metad
 
 
 def test_no_payment_intent_for_a_checkout_that_has_expired(localstripe, buyer, variant):
-    checkout = checkout_for(buyer, variant)
+    checkout = CheckoutFactory(buyer=buyer, variant=variant)
     _expire(checkout)
     reconcile.release_expired_checkouts()
 
@@ -84,7 +85,9 @@ def test_a_paid_checkout_marks_every_order_paid_and_posts_each_sale(
     localstripe, buyer, variant, django_capture_on_commit_callbacks
 ):
     other = VariantFactory(quantity=3, price_amount=1000)  # another shop
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant, other))
+    checkout = intents.ensure_payment_intent(
+        checkout=CheckoutFactory(buyer=buyer, variants=[variant, other])
+    )
     pay(checkout.payment_intent_id)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -112,7 +115,7 @@ def test_a_paid_checkout_marks_every_order_paid_and_posts_each_sale(
 def test_the_buyer_is_emailed_once_when_the_payment_is_settled(
     localstripe, buyer, variant, django_capture_on_commit_callbacks
 ):
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=CheckoutFactory(buyer=buyer, variant=variant))
     pay(checkout.payment_intent_id)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -130,7 +133,7 @@ def test_the_buyer_is_emailed_once_when_the_payment_is_settled(
 
 
 def test_settling_twice_changes_nothing(localstripe, buyer, variant):
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=CheckoutFactory(buyer=buyer, variant=variant))
     pay(checkout.payment_intent_id)
     settlement.settle(checkout_id=checkout.pk)
     counts = (LedgerTransaction.objects.count(), OrderEvent.objects.count())
@@ -145,7 +148,7 @@ def test_settling_twice_changes_nothing(localstripe, buyer, variant):
 
 
 def test_an_unpaid_payment_intent_settles_nothing(localstripe, buyer, variant):
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=CheckoutFactory(buyer=buyer, variant=variant))
 
     settlement.settle(checkout_id=checkout.pk)
 
@@ -156,7 +159,7 @@ def test_an_unpaid_payment_intent_settles_nothing(localstripe, buyer, variant):
 
 
 def test_a_payment_we_never_stored_is_found_by_its_metadata_and_stored(localstripe, buyer, variant):
-    checkout = checkout_for(buyer, variant)
+    checkout = CheckoutFactory(buyer=buyer, variant=variant)
     pi = create_payment_intent(amount=2500, currency="USD", checkout_id=checkout.pk)
     pay(pi["id"])
 
@@ -178,29 +181,29 @@ def test_a_payment_intent_of_someone_else_is_ignored(localstripe, buyer, variant
 # --- failures ----------------------------------------------------------------------------------
 
 
-def test_a_declined_payment_keeps_the_stock_for_another_card(localstripe, buyer, variant):
-    # Stripe leaves the PaymentIntent in requires_payment_method: the buyer may try again
-    # until the reservation expires (test_payment_retry.py pays it with another card).
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant, quantity=2))
+def test_a_declined_payment_gives_the_stock_back(localstripe, buyer, variant):
+    checkout = intents.ensure_payment_intent(
+        checkout=CheckoutFactory(buyer=buyer, variant=variant, quantity=2)
+    )
     assert _stock(variant) == 3
     with pytest.raises(urllib.error.HTTPError):
         pay(checkout.payment_intent_id, card="4000000000000341")
 
-    settlement.payment_failed(payment_intent_id=checkout.payment_intent_id)
+    settlement.release_unpaid(payment_intent_id=checkout.payment_intent_id, status="failed")
 
     checkout.refresh_from_db()
-    assert checkout.status == Checkout.Status.OPEN
-    assert checkout.orders.get().status == Order.Status.PENDING_PAYMENT
-    assert _stock(variant) == 3
+    assert checkout.status == Checkout.Status.FAILED
+    assert checkout.orders.get().status == Order.Status.CANCELLED
+    assert _stock(variant) == 5
 
 
 def test_a_failure_report_for_a_payment_that_succeeded_settles_it_instead(
     localstripe, buyer, variant
 ):
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=CheckoutFactory(buyer=buyer, variant=variant))
     pay(checkout.payment_intent_id)
 
-    settlement.payment_failed(payment_intent_id=checkout.payment_intent_id)
+    settlement.release_unpaid(payment_intent_id=checkout.payment_intent_id, status="failed")
 
     checkout.refresh_from_db()
     assert checkout.status == Checkout.Status.PAID
@@ -213,7 +216,9 @@ def test_a_failure_report_for_a_payment_that_succeeded_settles_it_instead(
 def test_expiry_releases_an_unpaid_checkout_and_cancels_its_payment_intent(
     localstripe, buyer, variant
 ):
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant, quantity=2))
+    checkout = intents.ensure_payment_intent(
+        checkout=CheckoutFactory(buyer=buyer, variant=variant, quantity=2)
+    )
     _expire(checkout)
 
     assert reconcile.release_expired_checkouts() == 1
@@ -228,7 +233,7 @@ def test_expiry_releases_an_unpaid_checkout_and_cancels_its_payment_intent(
 
 
 def test_a_checkout_still_within_its_time_is_not_released(localstripe, buyer, variant):
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=CheckoutFactory(buyer=buyer, variant=variant))
 
     assert reconcile.release_expired_checkouts() == 0
 
@@ -237,7 +242,7 @@ def test_a_checkout_still_within_its_time_is_not_released(localstripe, buyer, va
 
 
 def test_expiry_settles_a_checkout_whose_payment_succeeded(localstripe, buyer, variant):
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=CheckoutFactory(buyer=buyer, variant=variant))
     pay(checkout.payment_intent_id)
     _expire(checkout)
 
@@ -249,7 +254,7 @@ def test_expiry_settles_a_checkout_whose_payment_succeeded(localstripe, buyer, v
 
 
 def test_a_payment_after_expiry_takes_the_stock_again_when_it_is_there(localstripe, buyer, variant):
-    checkout = checkout_for(buyer, variant, quantity=2)
+    checkout = CheckoutFactory(buyer=buyer, variant=variant, quantity=2)
     pi = create_payment_intent(amount=5000, currency="USD", checkout_id=checkout.pk)
     _expire(checkout)
     reconcile.release_expired_checkouts()
@@ -272,11 +277,11 @@ def test_a_payment_after_expiry_is_refunded_when_the_stock_has_sold(
     localstripe, buyer, django_capture_on_commit_callbacks
 ):
     variant = VariantFactory(quantity=1, price_amount=2500)
-    late = checkout_for(buyer, variant)
+    late = CheckoutFactory(buyer=buyer, variant=variant)
     pi = create_payment_intent(amount=2500, currency="USD", checkout_id=late.pk)
     _expire(late)
     reconcile.release_expired_checkouts()
-    winner = checkout_for(UserFactory(), variant)  # the unit goes to someone else
+    winner = CheckoutFactory(buyer=UserFactory(), variant=variant)  # the unit goes to someone else
     pay(pi["id"])
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -298,11 +303,11 @@ def test_a_payment_after_expiry_is_refunded_when_the_stock_has_sold(
 
 def test_a_refund_that_failed_to_send_is_sent_by_reconciliation(localstripe, buyer):
     variant = VariantFactory(quantity=1, price_amount=2500)
-    late = checkout_for(buyer, variant)
+    late = CheckoutFactory(buyer=buyer, variant=variant)
     pi = create_payment_intent(amount=2500, currency="USD", checkout_id=late.pk)
     _expire(late)
     reconcile.release_expired_checkouts()
-    checkout_for(UserFactory(), variant)
+    CheckoutFactory(buyer=UserFactory(), variant=variant)
     pay(pi["id"])
     settlement.settle(payment_intent_id=pi["id"])  # on_commit never ran: decided, not sent
     assert refunds_of(pi["id"]) == []
@@ -321,9 +326,11 @@ def test_reconciliation_settles_a_paid_checkout_whose_webhook_was_lost(
     localstripe, buyer, variant, settings
 ):
     settings.RECONCILE_AFTER_MINUTES = 10
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=CheckoutFactory(buyer=buyer, variant=variant))
     pay(checkout.payment_intent_id)
-    recent = intents.ensure_payment_intent(checkout=checkout_for(UserFactory(), variant))
+    recent = intents.ensure_payment_intent(
+        checkout=CheckoutFactory(buyer=UserFactory(), variant=variant)
+    )
     pay(recent.payment_intent_id)
     Checkout.objects.filter(pk=checkout.pk).update(
         created_at=timezone.now() - timedelta(minutes=11)
@@ -337,7 +344,7 @@ def test_reconciliation_settles_a_paid_checkout_whose_webhook_was_lost(
 
 
 def test_reconciliation_leaves_an_unpaid_checkout_open(localstripe, buyer, variant):
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=CheckoutFactory(buyer=buyer, variant=variant))
     Checkout.objects.filter(pk=checkout.pk).update(
         created_at=timezone.now() - timedelta(minutes=60)
     )
@@ -352,7 +359,7 @@ def test_reconciliation_leaves_an_unpaid_checkout_open(localstripe, buyer, varia
 
 
 def _refund_row(buyer, variant, **kw):
-    checkout = checkout_for(buyer, variant)
+    checkout = CheckoutFactory(buyer=buyer, variant=variant)
     order = checkout.orders.get()
     return Refund.objects.create(
         order=order, amount=500, currency="USD", idempotency_key=f"refund-t{order.pk}", **kw

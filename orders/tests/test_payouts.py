@@ -5,7 +5,6 @@ commit, and end to end through a real Celery worker), failures, holds, and the p
 import subprocess
 import sys
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -15,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orders.errors import PaymentError
-from orders.fulfilment import services as fulfilment
 from orders.ledger import accounting
 from orders.ledger.models import LedgerAccount, LedgerTransaction
 from orders.models import Payout, PayoutAccount
@@ -23,15 +21,31 @@ from orders.payouts import services as payouts
 from orders.payouts.tasks import create_payouts_task, send_payout_task
 from shopfeed.accounts.tests.factories import UserFactory
 from shopfeed.errors import NotAllowed, ShopFeedError
-from shopfeed.testing import child_env
+from shopfeed.testing import child_env, wait_until
 
-from .payout_support import SECRET_KEY, connect, deliver, fake_connect, paid_order, refund
+from .factories import (
+    DeliveredOrderFactory,
+    PaidOrderFactory,
+    PayoutAccountFactory,
+    RefundFactory,
+)
+from .fake_connect import SECRET_KEY
 
-__all__ = ["fake_connect"]  # the fixture, imported for pytest
+# Orders are paid at localstripe and delivered through the fulfilment service, now: times in
+# these tests count from an order's delivered_at.
+pytestmark = pytest.mark.usefixtures("localstripe")
 
 Kind = LedgerAccount.Kind
-T0 = timezone.now().replace(microsecond=0) - timedelta(days=30)
-AFTER_HOLD = T0 + timedelta(days=8)
+
+
+def delivered(shop, total: int):
+    """An order of `total` from `shop`, paid, shipped and delivered through the services."""
+    return DeliveredOrderFactory(shop=shop, price_amount=total)
+
+
+def after_hold(order):
+    """A day past the payout hold of an order delivered now."""
+    return order.delivered_at + timedelta(days=8)
 
 
 def _balances(shop, currency="USD"):
@@ -49,10 +63,10 @@ def _sent_postings(payout):
 
 def _ready_payout(shop, total=10_000) -> Payout:
     """A delivered order past its hold, released and gathered into one pending payout."""
-    connect(shop)
-    deliver(paid_order(shop, total=total, at=T0), at=T0)
-    payouts.release_due_payables(now=AFTER_HOLD)
-    (payout,) = payouts.create_payouts(now=AFTER_HOLD)
+    PayoutAccountFactory(shop=shop)
+    order = delivered(shop, total)
+    payouts.release_due_payables(now=after_hold(order))
+    (payout,) = payouts.create_payouts(now=after_hold(order))
     return payout
 
 
@@ -61,7 +75,8 @@ def _ready_payout(shop, total=10_000) -> Payout:
 
 @pytest.mark.django_db
 def test_payable_stays_pending_until_the_hold_after_delivery_passes(shop):
-    order = deliver(paid_order(shop, total=10_000, at=T0), at=T0)  # fee 10% -> 9,000 net
+    order = delivered(shop, 10_000)  # fee 10% -> 9,000 net
+    T0 = order.delivered_at
 
     assert payouts.release_due_payables(now=T0 + timedelta(days=6, hours=23)) == []
     assert _balances(shop)["pending"] == 9_000
@@ -76,24 +91,24 @@ def test_payable_stays_pending_until_the_hold_after_delivery_passes(shop):
 
 @pytest.mark.django_db
 def test_an_order_not_yet_delivered_is_never_released(shop):
-    paid_order(shop, total=10_000, at=T0)
-    assert payouts.release_due_payables(now=T0 + timedelta(days=365)) == []
+    order = PaidOrderFactory(shop=shop, price_amount=10_000)
+    assert payouts.release_due_payables(now=order.paid_at + timedelta(days=365)) == []
     assert _balances(shop)["withdrawable"] == 0
 
 
 @pytest.mark.django_db
 def test_releasing_twice_moves_the_money_once(shop):
-    deliver(paid_order(shop, total=10_000, at=T0), at=T0)
-    payouts.release_due_payables(now=AFTER_HOLD)
-    assert payouts.release_due_payables(now=AFTER_HOLD) == []
+    order = delivered(shop, 10_000)
+    payouts.release_due_payables(now=after_hold(order))
+    assert payouts.release_due_payables(now=after_hold(order)) == []
     assert _balances(shop)["withdrawable"] == 9_000
 
 
 @pytest.mark.django_db
 def test_a_refund_during_the_hold_releases_only_what_is_left(shop):
-    order = deliver(paid_order(shop, total=10_000, at=T0), at=T0)
-    refund(order, 4_000)  # seller gives back 3,600, the platform 400 of its fee
-    payouts.release_due_payables(now=AFTER_HOLD)
+    order = delivered(shop, 10_000)
+    RefundFactory(order=order, amount=4_000)  # seller gives back 3,600, the platform 400 of its fee
+    payouts.release_due_payables(now=after_hold(order))
     assert _balances(shop) == {
         "pending": 0,
         "withdrawable": 5_400,
@@ -105,8 +120,8 @@ def test_a_refund_during_the_hold_releases_only_what_is_left(shop):
 @pytest.mark.django_db
 def test_hold_length_is_configurable(shop, settings):
     settings.PAYOUT_HOLD_DAYS = 2
-    deliver(paid_order(shop, total=10_000, at=T0), at=T0)
-    assert payouts.release_due_payables(now=T0 + timedelta(days=2)) != []
+    order = delivered(shop, 10_000)
+    assert payouts.release_due_payables(now=order.delivered_at + timedelta(days=2)) != []
 
 
 # --- gathering payouts -----------------------------------------------------------------------
@@ -114,12 +129,12 @@ def test_hold_length_is_configurable(shop, settings):
 
 @pytest.mark.django_db
 def test_withdrawable_balance_is_gathered_into_one_payout_and_reserved(shop):
-    connect(shop, "acct_1SellerOne")
+    PayoutAccountFactory(shop=shop, stripe_account_id="acct_1SellerOne")
     for total in (10_000, 5_000):
-        deliver(paid_order(shop, total=total, at=T0), at=T0)
-    payouts.release_due_payables(now=AFTER_HOLD)
+        order = delivered(shop, total)
+    payouts.release_due_payables(now=after_hold(order))
 
-    (payout,) = payouts.create_payouts(now=AFTER_HOLD)
+    (payout,) = payouts.create_payouts(now=after_hold(order))
 
     assert (payout.amount, payout.currency, payout.status) == (13_500, "USD", "pending")
     assert payout.destination == "acct_1SellerOne"
@@ -135,47 +150,48 @@ def test_withdrawable_balance_is_gathered_into_one_payout_and_reserved(shop):
 @pytest.mark.django_db
 def test_a_second_run_never_gathers_the_same_money_again(shop):
     _ready_payout(shop)
-    assert payouts.create_payouts(now=AFTER_HOLD) == []
+    assert payouts.create_payouts(now=timezone.now() + timedelta(days=8)) == []
     assert Payout.objects.filter(shop=shop).count() == 1
 
 
 @pytest.mark.django_db
 def test_no_payout_below_the_minimum(shop, settings):
     settings.PAYOUT_MINIMUM_AMOUNT = 5_000
-    connect(shop)
-    deliver(paid_order(shop, total=5_000, at=T0), at=T0)  # 4,500 withdrawable
-    payouts.release_due_payables(now=AFTER_HOLD)
-    assert payouts.create_payouts(now=AFTER_HOLD) == []
+    PayoutAccountFactory(shop=shop)
+    order = delivered(shop, 5_000)  # 4,500 withdrawable
+    payouts.release_due_payables(now=after_hold(order))
+    assert payouts.create_payouts(now=after_hold(order)) == []
     assert _balances(shop)["withdrawable"] == 4_500
 
 
 @pytest.mark.django_db
 def test_no_payout_without_a_connected_account_or_while_held(shop, other_shop, admin_user):
     for s in (shop, other_shop):
-        deliver(paid_order(s, total=10_000, at=T0), at=T0)
-    payouts.release_due_payables(now=AFTER_HOLD)
-    connect(other_shop)
+        order = delivered(s, 10_000)
+    payouts.release_due_payables(now=after_hold(order))
+    PayoutAccountFactory(shop=other_shop)
     payouts.hold_payouts(shop=other_shop, by=admin_user, reason="Chargeback review")
 
-    assert payouts.create_payouts(now=AFTER_HOLD) == []  # shop: no account; other: held
+    # shop: no account; other: held
+    assert payouts.create_payouts(now=after_hold(order)) == []
 
     payouts.release_payouts(shop=other_shop, by=admin_user, reason="Review done")
-    (payout,) = payouts.create_payouts(now=AFTER_HOLD)
+    (payout,) = payouts.create_payouts(now=after_hold(order))
     assert payout.shop == other_shop
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_payout_runs_at_once_reserve_the_money_once(shop):
-    connect(shop)
-    deliver(paid_order(shop, total=10_000, at=T0), at=T0)
-    payouts.release_due_payables(now=AFTER_HOLD)
+    PayoutAccountFactory(shop=shop)
+    order = delivered(shop, 10_000)
+    payouts.release_due_payables(now=after_hold(order))
     barrier = threading.Barrier(2)
 
     def run():
         try:
             barrier.wait()
-            return payouts.create_payouts(now=AFTER_HOLD)
+            return payouts.create_payouts(now=after_hold(order))
         finally:
             connection.close()
 
@@ -293,39 +309,22 @@ def test_delivered_order_is_paid_out_once_by_the_real_worker(
     monkeypatch.setenv("STRIPE_API_BASE", fake_connect.url)
     monkeypatch.setenv("STRIPE_SECRET_KEY", SECRET_KEY)
     worker = request.getfixturevalue("celery_worker")
-    connect(shop)
-    order = paid_order(shop, total=10_000)
-    fulfilment.ship_order(order=order, by=shop.owner, carrier="UPS", tracking_number="1Z999")
-    order = fulfilment.mark_delivered(order=order, by=shop.owner)
+    PayoutAccountFactory(shop=shop)
+    order = delivered(shop, 10_000)
 
     assert payouts.release_due_payables(now=order.delivered_at + timedelta(days=6)) == []
     assert payouts.release_due_payables(now=order.delivered_at + timedelta(days=8)) == [order.pk]
     create_payouts_task.delay()  # the worker gathers the payout and queues its send
-    payout = _wait_for(lambda: Payout.objects.filter(shop=shop, status="paid").first())
+    payout = wait_until(lambda: Payout.objects.filter(shop=shop, status="paid").first())
     for _ in range(2):  # a redelivered message, a staff retry: both must be no-ops
         send_payout_task.delay(payout.pk)
-    _wait_for(lambda: _sends_done(worker) == 3)
+    wait_until(lambda: worker.tasks_succeeded("send_payout_task") == 3)
 
     assert len(fake_connect.transfer_requests()) == 1
     assert payout.stripe_transfer_id in fake_connect.transfers
     assert _sent_postings(payout) == 1
     assert _paid_out() == 9_000
     assert _balances(shop) == {"pending": 0, "withdrawable": 0, "in_transit": 0, "balance": 0}
-
-
-def _sends_done(worker) -> int:
-    lines = worker.output().splitlines()
-    return sum("send_payout_task[" in ln and " succeeded in " in ln for ln in lines)
-
-
-def _wait_for(check, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting")
 
 
 # --- failures --------------------------------------------------------------------------------
@@ -425,7 +424,7 @@ def test_a_hold_stops_a_waiting_payout_until_released(fake_connect, shop, admin_
 
     assert payouts.send_payout(payout_id=payout.pk).status == "pending"
     assert fake_connect.requests == []
-    assert payouts.payouts_to_send(now=AFTER_HOLD) == []
+    assert payouts.payouts_to_send(now=timezone.now()) == []
 
     payouts.release_payouts(shop=shop, by=admin_user, reason="Checked")
     assert payouts.send_payout(payout_id=payout.pk).status == "paid"
@@ -451,9 +450,9 @@ def test_seller_sees_balance_pending_withdrawable_in_transit_and_history(
 ):
     payout = _ready_payout(shop)  # 9,000 paid out below
     payout = payouts.send_payout(payout_id=payout.pk)
-    deliver(paid_order(shop, total=20_000, at=T0), at=AFTER_HOLD)  # 18,000 pending
-    deliver(paid_order(shop, total=3_000, at=T0), at=T0)
-    payouts.release_due_payables(now=AFTER_HOLD)  # 2,700 withdrawable
+    small = delivered(shop, 3_000)
+    delivered(shop, 20_000)  # delivered after `small`: its hold ends later, 18,000 pending
+    payouts.release_due_payables(now=small.release_at)  # 2,700 withdrawable
     client.force_login(shop.owner)
 
     body = client.get(reverse("orders:payouts")).content.decode()
@@ -469,8 +468,8 @@ def test_seller_sees_balance_pending_withdrawable_in_transit_and_history(
 
 @pytest.mark.django_db
 def test_the_page_shows_only_the_signed_in_sellers_own_money(client, shop, other_shop):
-    connect(shop, "acct_1MineSeller")
-    connect(other_shop, "acct_1OtherSeller")
+    PayoutAccountFactory(shop=shop, stripe_account_id="acct_1MineSeller")
+    PayoutAccountFactory(shop=other_shop, stripe_account_id="acct_1OtherSeller")
     client.force_login(shop.owner)
     body = client.get(reverse("orders:payouts")).content.decode()
     assert "acct_1MineSeller" in body
@@ -493,7 +492,7 @@ def test_seller_sets_their_connected_account(client, shop):
 
 @pytest.mark.django_db
 def test_a_malformed_account_id_is_refused_and_nothing_is_saved(client, shop):
-    connect(shop, "acct_1Original")
+    PayoutAccountFactory(shop=shop, stripe_account_id="acct_1Original")
     client.force_login(shop.owner)
     resp = client.post(reverse("orders:payouts-account"), {"stripe_account_id": "ba_123; drop"})
     assert resp.status_code == 400
@@ -506,7 +505,7 @@ def test_a_malformed_account_id_is_refused_and_nothing_is_saved(client, shop):
 
 @pytest.mark.django_db
 def test_staff_hold_asks_for_a_reason_then_holds(admin_client, shop):
-    acct = connect(shop)
+    acct = PayoutAccountFactory(shop=shop)
     url = reverse("admin:orders_payoutaccount_changelist")
     form = {"action": "hold", "_selected_action": [acct.pk]}
 
@@ -568,7 +567,7 @@ def test_retry_of_a_failed_payout_sends_its_money_in_a_new_payout_to_the_fixed_a
     failed = _ready_payout(shop)
     fake_connect.refuse_destinations.add(failed.destination)
     payouts.send_payout(payout_id=failed.pk)
-    connect(shop, "acct_1FixedAccount")  # the seller corrected it
+    PayoutAccountFactory(shop=shop, stripe_account_id="acct_1FixedAccount")  # corrected
 
     with eager():
         resp = admin_client.post(

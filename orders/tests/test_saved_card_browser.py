@@ -7,9 +7,10 @@ import pytest
 
 from orders.models import Checkout, SavedCard
 from shopfeed.accounts.tests.factories import UserFactory
+from shopfeed.testing import wait_until
 from shops.tests.factories import ProductFactory, VariantFactory
 
-from .payment_helpers import checkout_for, wait_until
+from .factories import CheckoutFactory
 from .test_checkout_browser import PHONE
 
 pytestmark = [
@@ -27,7 +28,10 @@ def test_a_card_saved_while_paying_pays_the_next_checkout_with_one_button(
     base = live_server.url
     variant = VariantFactory(product=ProductFactory(shop=shop), price_amount=2500, quantity=5)
     buyer = UserFactory(username="sam", handle="sam")
-    first, second = checkout_for(buyer, variant), checkout_for(buyer, variant)
+    first, second = (
+        CheckoutFactory(buyer=buyer, variant=variant),
+        CheckoutFactory(buyer=buyer, variant=variant),
+    )
 
     ctx = browser.new_context(viewport=PHONE)
     page = ctx.new_page()

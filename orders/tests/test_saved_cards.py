@@ -9,10 +9,11 @@ from orders.models import Checkout, PaymentProfile, SavedCard
 from orders.payments import intents, settlement
 from shopfeed.accounts.tests.factories import UserFactory
 from shopfeed.errors import NotFound
+from shopfeed.testing import localstripe_call
 from shops.tests.factories import ProductFactory, VariantFactory
 
-from .card_helpers import attach_card, card_payment_method, payment_intent
-from .payment_helpers import checkout_for, localstripe_call
+from .factories import CheckoutFactory, SavedCardFactory
+from .payment_helpers import card_payment_method, payment_intent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
 
@@ -50,7 +51,7 @@ def _settle(checkout, capture):
 def test_ticking_save_keeps_the_card_for_that_buyer_only(
     localstripe, buyer_client, shopper, variant, django_capture_on_commit_callbacks
 ):
-    checkout = checkout_for(shopper, variant)
+    checkout = CheckoutFactory(buyer=shopper, variant=variant)
     _pay_on_the_page(buyer_client, checkout, save=True)
     assert not SavedCard.objects.exists()  # not before Stripe says the payment succeeded
     _settle(checkout, django_capture_on_commit_callbacks)
@@ -61,18 +62,22 @@ def test_ticking_save_keeps_the_card_for_that_buyer_only(
     pm = localstripe_call(f"/v1/payment_methods/{card.payment_method_id}", method="GET")
     assert pm["customer"] == customer
     # The next payment page offers it; another buyer's does not.
-    body = buyer_client.get(f"/checkout/{checkout_for(shopper, variant).pk}/pay/").content
+    body = buyer_client.get(
+        f"/checkout/{CheckoutFactory(buyer=shopper, variant=variant).pk}/pay/"
+    ).content
     assert "Visa •••• 4242" in body.decode()
     other = UserFactory()
     buyer_client.force_login(other)
-    body = buyer_client.get(f"/checkout/{checkout_for(other, variant).pk}/pay/").content
+    body = buyer_client.get(
+        f"/checkout/{CheckoutFactory(buyer=other, variant=variant).pk}/pay/"
+    ).content
     assert "4242" not in body.decode()
 
 
 def test_paying_without_ticking_save_keeps_no_card(
     localstripe, buyer_client, shopper, variant, django_capture_on_commit_callbacks
 ):
-    checkout = checkout_for(shopper, variant)
+    checkout = CheckoutFactory(buyer=shopper, variant=variant)
     _pay_on_the_page(buyer_client, checkout, save=False)
     _settle(checkout, django_capture_on_commit_callbacks)
     assert not SavedCard.objects.exists()
@@ -81,7 +86,7 @@ def test_paying_without_ticking_save_keeps_no_card(
 def test_unticking_save_before_paying_keeps_no_card(
     localstripe, buyer_client, shopper, variant, django_capture_on_commit_callbacks
 ):
-    checkout = checkout_for(shopper, variant)
+    checkout = CheckoutFactory(buyer=shopper, variant=variant)
     buyer_client.get(f"/checkout/{checkout.pk}/pay/")
     buyer_client.post(f"/checkout/{checkout.pk}/pay/save-card/", {"save": "1"})
     buyer_client.post(f"/checkout/{checkout.pk}/pay/save-card/", {"save": "0"})
@@ -95,8 +100,10 @@ def test_unticking_save_before_paying_keeps_no_card(
 def test_paying_with_the_saved_card_charges_it_at_stripe_and_the_order_is_paid_on_settle(
     localstripe, buyer_client, shopper, variant
 ):
-    card = attach_card(shopper)
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(shopper, variant))
+    card = SavedCardFactory(user=shopper)
+    checkout = intents.ensure_payment_intent(
+        checkout=CheckoutFactory(buyer=shopper, variant=variant)
+    )
 
     response = buyer_client.post(f"/checkout/{checkout.pk}/pay/saved-card/")
     assert response["Location"] == f"/checkout/{checkout.pk}/done/"
@@ -109,9 +116,9 @@ def test_paying_with_the_saved_card_charges_it_at_stripe_and_the_order_is_paid_o
 
 
 def test_nobody_pays_with_someone_elses_card(localstripe, shopper, variant):
-    owner_card = attach_card(shopper)
+    owner_card = SavedCardFactory(user=shopper)
     other = UserFactory()
-    theirs = intents.ensure_payment_intent(checkout=checkout_for(other, variant))
+    theirs = intents.ensure_payment_intent(checkout=CheckoutFactory(buyer=other, variant=variant))
 
     with pytest.raises(NotFound):  # naming the card
         intents.pay_with_saved_card(checkout=theirs, by=other, card_id=owner_card.pk)
@@ -128,8 +135,8 @@ def test_nobody_pays_with_someone_elses_card(localstripe, shopper, variant):
 def test_a_declined_saved_card_is_explained_and_the_checkout_can_still_be_paid_on_the_page(
     localstripe, buyer_client, shopper, variant
 ):
-    attach_card(shopper, "4000000000000341")  # attaches, every charge declined
-    checkout = checkout_for(shopper, variant)
+    SavedCardFactory(user=shopper, number="4000000000000341")  # attaches, every charge declined
+    checkout = CheckoutFactory(buyer=shopper, variant=variant)
 
     response = buyer_client.post(f"/checkout/{checkout.pk}/pay/saved-card/", follow=True)
     assert response.redirect_chain == [(f"/checkout/{checkout.pk}/pay/", 302)]
@@ -144,8 +151,8 @@ def test_a_declined_saved_card_is_explained_and_the_checkout_can_still_be_paid_o
 def test_a_buyer_removes_a_saved_card_and_it_is_detached_at_stripe(
     localstripe, buyer_client, shopper
 ):
-    card = attach_card(shopper)
-    other_card = attach_card(UserFactory())
+    card = SavedCardFactory(user=shopper)
+    other_card = SavedCardFactory(user=UserFactory())
 
     assert buyer_client.post(f"/orders/cards/{other_card.pk}/remove/").status_code == 404
     assert "Visa •••• 4242" in buyer_client.get("/orders/cards/").content.decode()

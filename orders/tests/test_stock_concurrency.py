@@ -15,16 +15,8 @@ from shopfeed.accounts.tests.factories import UserFactory
 from shops.models import Variant
 from shops.tests.factories import VariantFactory
 
+from .factories import ADDRESS
 from .payment_helpers import pay
-
-ADDRESS = {
-    "full_name": "Sam Shopper",
-    "line1": "1 Main St",
-    "city": "Springfield",
-    "region": "NY",  # 12345 is a New York ZIP code
-    "postal_code": "12345",
-    "country": "US",
-}
 
 
 def _race(buyers, lines_for):

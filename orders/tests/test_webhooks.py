@@ -11,18 +11,12 @@ from orders.ledger.models import LedgerTransaction
 from orders.models import Checkout, Order, Refund, StripeEvent
 from orders.payments import events, intents
 from shopfeed.accounts.tests.factories import UserFactory
+from shopfeed.testing import localstripe_call
 from shops.models import Variant
 from shops.tests.factories import VariantFactory
 
-from .payment_helpers import (
-    checkout_for,
-    create_payment_intent,
-    event_payload,
-    localstripe_call,
-    pay,
-    post_webhook,
-    sign,
-)
+from .factories import CheckoutFactory
+from .payment_helpers import create_payment_intent, event_payload, pay, post_webhook, sign
 
 pytestmark = pytest.mark.django_db
 
@@ -116,7 +110,7 @@ def test_only_post_is_allowed(client):
 
 
 def test_a_replayed_event_is_stored_once_and_changes_nothing(localstripe, client, buyer, variant):
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=CheckoutFactory(buyer=buyer, variant=variant))
     pay(checkout.payment_intent_id)
     payload = _pi_event("payment_intent.succeeded", checkout.payment_intent_id)
     _deliver(client, payload)
@@ -149,7 +143,7 @@ def test_an_event_of_a_type_we_do_not_handle_is_stored_and_marked_done(client):
 def test_success_arriving_before_our_own_bookkeeping_still_ends_paid(
     localstripe, client, buyer, variant
 ):
-    checkout = checkout_for(buyer, variant)
+    checkout = CheckoutFactory(buyer=buyer, variant=variant)
     pi = create_payment_intent(amount=2500, currency="USD", checkout_id=checkout.pk)
     pay(pi["id"])
 
@@ -166,7 +160,7 @@ def test_success_arriving_before_our_own_bookkeeping_still_ends_paid(
 def test_a_failure_arriving_after_success_leaves_the_order_paid(
     localstripe, client, buyer, variant
 ):
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=CheckoutFactory(buyer=buyer, variant=variant))
     pay(checkout.payment_intent_id)
     _deliver(client, _pi_event("payment_intent.succeeded", checkout.payment_intent_id))
 
@@ -181,7 +175,7 @@ def test_a_failure_arriving_after_success_leaves_the_order_paid(
 def test_a_stale_failure_for_a_payment_that_has_since_succeeded_marks_it_paid(
     localstripe, client, buyer, variant
 ):
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=CheckoutFactory(buyer=buyer, variant=variant))
     pay(checkout.payment_intent_id)
 
     _deliver(client, _pi_event("payment_intent.payment_failed", checkout.payment_intent_id))
@@ -191,7 +185,9 @@ def test_a_stale_failure_for_a_payment_that_has_since_succeeded_marks_it_paid(
 
 
 def test_a_cancelled_payment_gives_the_stock_back(localstripe, client, buyer, variant):
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant, quantity=3))
+    checkout = intents.ensure_payment_intent(
+        checkout=CheckoutFactory(buyer=buyer, variant=variant, quantity=3)
+    )
     localstripe_call(f"/v1/payment_intents/{checkout.payment_intent_id}/cancel")
 
     _deliver(client, _pi_event("payment_intent.canceled", checkout.payment_intent_id))
@@ -206,7 +202,7 @@ def test_a_forged_cancellation_of_a_live_payment_changes_nothing(
     localstripe, client, buyer, variant
 ):
     # Correctly signed but untrue: Stripe says the PaymentIntent still awaits payment.
-    checkout = intents.ensure_payment_intent(checkout=checkout_for(buyer, variant))
+    checkout = intents.ensure_payment_intent(checkout=CheckoutFactory(buyer=buyer, variant=variant))
 
     _deliver(client, _pi_event("payment_intent.canceled", checkout.payment_intent_id))
 
@@ -215,7 +211,7 @@ def test_a_forged_cancellation_of_a_live_payment_changes_nothing(
 
 
 def test_a_charge_refunded_event_records_the_refund_status(client, buyer, variant):
-    order = checkout_for(buyer, variant).orders.get()
+    order = CheckoutFactory(buyer=buyer, variant=variant).orders.get()
     refund = Refund.objects.create(
         order=order,
         amount=500,

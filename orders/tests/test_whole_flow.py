@@ -4,7 +4,6 @@ PostgreSQL. checkout -> payment -> webhook -> paid -> shipped -> delivered -> ho
 payout sent exactly once, even when the send task runs three times."""
 
 import time
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -19,48 +18,24 @@ from orders.payments import intents
 from orders.payouts import services as payouts
 from orders.payouts.tasks import create_payouts_task, send_payout_task
 from shopfeed.accounts.tests.factories import UserFactory
-from shopfeed.testing import free_port
+from shopfeed.testing import wait_until
 from shops.models import Variant
 from shops.tests.factories import ProductFactory, VariantFactory
 
-from .fake_connect import FakeConnect
-from .payment_helpers import checkout_for, localstripe_call, pay, wait_until
+from .factories import CheckoutFactory
+from .payment_helpers import pay
 
 Kind = LedgerAccount.Kind
 SELLER_ACCOUNT = "acct_1WholeFlowSeller"
 
 
 @pytest.fixture
-def stripe_stand_in(localstripe, settings, monkeypatch):
-    """One Stripe address for this process and the worker: /v1/transfers answered by the
-    Connect stand-in, every other path (PaymentIntents, webhook config) by localstripe."""
-    fake = FakeConnect(upstream=localstripe)
-    settings.STRIPE_API_BASE = fake.start()
-    for name in ("STRIPE_API_BASE", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
-        monkeypatch.setenv(name, getattr(settings, name))  # the worker reads its environment
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def worker(stripe_stand_in, celery_worker):
-    return celery_worker
-
-
-@pytest.fixture
-def webhooks_to_live_server(live_server, stripe_stand_in):
-    """localstripe posts its events, signed with our secret, to the live server."""
-    name = f"whole-{uuid.uuid4().hex[:8]}"
-    secret = settings.STRIPE_WEBHOOK_SECRET
-    localstripe_call(
-        f"/_config/webhooks/{name}", {"url": f"{live_server.url}/stripe/webhook/", "secret": secret}
-    )
-    yield live_server
-    # localstripe cannot forget a webhook: point it at a closed port instead.
-    localstripe_call(
-        f"/_config/webhooks/{name}",
-        {"url": f"http://127.0.0.1:{free_port()}/", "secret": secret},
-    )
+def stripe_stand_in(fake_connect, stripe_env):
+    """One Stripe address for this process and the worker (ask for it before `worker`):
+    /v1/transfers answered by the Connect stand-in, every other path (PaymentIntents, webhook
+    config) by localstripe. stripe_env copies the stand-in's address to the environment the
+    worker starts with."""
+    return fake_connect
 
 
 def _balance(kind, shop=None) -> int:
@@ -68,16 +43,11 @@ def _balance(kind, shop=None) -> int:
     return acct.balance_amount if acct else 0
 
 
-def _sends_done(worker) -> int:
-    lines = worker.output().splitlines()
-    return sum("send_payout_task[" in ln and " succeeded in " in ln for ln in lines)
-
-
 @pytest.mark.postgres
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_paid_shipped_delivered_order_is_paid_out_exactly_once_after_the_hold(
-    worker, webhooks_to_live_server, stripe_stand_in, shop
+    stripe_stand_in, worker, stripe_webhooks_to, shop
 ):
     seller = shop.owner
     payouts.set_payout_destination(shop=shop, by=seller, stripe_account_id=SELLER_ACCOUNT)
@@ -86,7 +56,7 @@ def test_paid_shipped_delivered_order_is_paid_out_exactly_once_after_the_hold(
 
     # The buyer checks out and pays at "Stripe"; localstripe posts the webhook to the live
     # server, which stores it; the worker settles the checkout.
-    checkout = checkout_for(UserFactory(), variant, quantity=2)
+    checkout = CheckoutFactory(buyer=UserFactory(), variant=variant, quantity=2)
     checkout = intents.ensure_payment_intent(checkout=checkout)
     pay(checkout.payment_intent_id)
     order = wait_until(
@@ -117,7 +87,7 @@ def test_paid_shipped_delivered_order_is_paid_out_exactly_once_after_the_hold(
     )
     for _ in range(2):
         send_payout_task.delay(payout.pk)
-    wait_until(lambda: _sends_done(worker) == 3, timeout=15)
+    wait_until(lambda: worker.tasks_succeeded("send_payout_task") == 3, timeout=15)
     time.sleep(0.3)  # room for a wrong fourth send or a late second transfer to show
 
     (transfer,) = stripe_stand_in.transfer_requests()
@@ -125,7 +95,7 @@ def test_paid_shipped_delivered_order_is_paid_out_exactly_once_after_the_hold(
     assert transfer.form["amount"] == str(total - fee)
     assert transfer.form["currency"] == "usd"
     assert transfer.form["destination"] == SELLER_ACCOUNT
-    assert _sends_done(worker) == 3
+    assert worker.tasks_succeeded("send_payout_task") == 3
     payout.refresh_from_db()
     assert (payout.status, payout.amount, payout.attempts) == (Payout.Status.PAID, total - fee, 0)
     assert payout.stripe_transfer_id in stripe_stand_in.transfers
