@@ -181,7 +181,9 @@ def test_a_payment_intent_of_someone_else_is_ignored(localstripe, buyer, variant
 # --- failures ----------------------------------------------------------------------------------
 
 
-def test_a_declined_payment_gives_the_stock_back(localstripe, buyer, variant):
+def test_a_declined_payment_keeps_the_stock_for_another_card(localstripe, buyer, variant):
+    # Stripe leaves the PaymentIntent in requires_payment_method: the buyer may try again
+    # until the reservation expires (test_payment_retry.py pays it with another card).
     checkout = intents.ensure_payment_intent(
         checkout=CheckoutFactory(buyer=buyer, variant=variant, quantity=2)
     )
@@ -189,12 +191,12 @@ def test_a_declined_payment_gives_the_stock_back(localstripe, buyer, variant):
     with pytest.raises(urllib.error.HTTPError):
         pay(checkout.payment_intent_id, card="4000000000000341")
 
-    settlement.release_unpaid(payment_intent_id=checkout.payment_intent_id, status="failed")
+    settlement.payment_failed(payment_intent_id=checkout.payment_intent_id)
 
     checkout.refresh_from_db()
-    assert checkout.status == Checkout.Status.FAILED
-    assert checkout.orders.get().status == Order.Status.CANCELLED
-    assert _stock(variant) == 5
+    assert checkout.status == Checkout.Status.OPEN
+    assert checkout.orders.get().status == Order.Status.PENDING_PAYMENT
+    assert _stock(variant) == 3
 
 
 def test_a_failure_report_for_a_payment_that_succeeded_settles_it_instead(
@@ -203,7 +205,7 @@ def test_a_failure_report_for_a_payment_that_succeeded_settles_it_instead(
     checkout = intents.ensure_payment_intent(checkout=CheckoutFactory(buyer=buyer, variant=variant))
     pay(checkout.payment_intent_id)
 
-    settlement.release_unpaid(payment_intent_id=checkout.payment_intent_id, status="failed")
+    settlement.payment_failed(payment_intent_id=checkout.payment_intent_id)
 
     checkout.refresh_from_db()
     assert checkout.status == Checkout.Status.PAID
