@@ -247,6 +247,11 @@ LIVE_CHAT_MAX_LENGTH = env.int("LIVE_CHAT_MAX_LENGTH", default=300)
 # Chat messages a user may send per LIVE_CHAT_RATE_WINDOW seconds.
 LIVE_CHAT_RATE = env.int("LIVE_CHAT_RATE", default=5)
 LIVE_CHAT_RATE_WINDOW = env.int("LIVE_CHAT_RATE_WINDOW", default=10)
+# The room hub's Redis pub/sub connection is pinged after this many quiet seconds and given up
+# (then reconnected, and what it missed fetched from the replay window) when it stays silent.
+LIVE_PUBSUB_PING_SECONDS = env.float("LIVE_PUBSUB_PING_SECONDS", default=15.0)
+# An emptied room keeps its subscription this long (a reconnect storm finds it ready).
+LIVE_ROOM_LINGER_SECONDS = env.float("LIVE_ROOM_LINGER_SECONDS", default=10.0)
 
 # Money
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="USD")

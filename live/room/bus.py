@@ -36,6 +36,16 @@ return id
 """
 
 
+def redis_options() -> dict:
+    """Options for every Redis client of the room. redis-py 8 asks a RESP3 server for
+    maintenance notifications (`CLIENT MAINT_NOTIFICATIONS`, Redis Enterprise/Cloud only) on
+    every connect; Redis 7.0 refuses the command, which costs a round trip and, on a reconnect
+    under load, a failed connection. The room needs none of it."""
+    from redis.maint_notifications import MaintNotificationsConfig
+
+    return {"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+
+
 def channel_name(session_id: int) -> str:
     # Pub/sub channels are shared by every database of a Redis server (keys are not): name the
     # database in the channel so two deployments (or test runs) on one server never cross-talk.
@@ -71,7 +81,7 @@ class RedisBus:
 
         self.url = url
         self.window = window
-        self.client = redis.Redis.from_url(url)
+        self.client = redis.Redis.from_url(url, **redis_options())
         self._script = self.client.register_script(_PUBLISH_LUA)
 
     def publish(self, session_id: int, type_: str, data) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import time
 from urllib.parse import parse_qs
 
@@ -26,10 +27,12 @@ from shopfeed.errors import ShopFeedError
 from . import actions
 from .admission import admit
 from .bus import get_bus
+from .frames import BadFrame, parse_client_frame
 from .hub import CLOSED, PENDING, RoomSocket, frame_id, get_hub
 from .snapshot import cached_snapshot
 
-MAX_FRAME = 4096  # characters a client frame may have
+logger = logging.getLogger(__name__)
+
 RESUME_GRACE = 0.3  # seconds a new socket waits for a "resume" before live delivery starts
 
 
@@ -66,6 +69,23 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
     _grace: asyncio.TimerHandle | None = None
     _floor = 0  # with sock.synced_upto: the socket has had every event id in between
 
+    async def __call__(self, scope, receive, send):
+        # Every way out (a close, a vanished client, an exception, the server shutting down and
+        # cancelling us) takes the socket out of its room: a socket left in would count as a
+        # viewer for as long as the process lives.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        sock, self.sock = self.sock, None
+        if sock is not None and sock.hub is not None:
+            sock.hub.leave(sock)
+
     async def websocket_connect(self, message):
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
         user = self.scope.get("user")
@@ -94,8 +114,15 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
             user_id=getattr(user, "pk", None),
             handle=admission.handle,
         )
-        last = await hub.join(self.sock)
-        await self._hello(last)
+        try:
+            last = await hub.join(self.sock)
+            await self._hello(last)
+        except Exception:
+            logger.exception("live room: could not join session %s", self.session_id)
+            await self.send(_error("unavailable", "The room is not available; try again."))
+            await self.close(1011)
+            self._release()
+            return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         if "last_id" in query:
             await self._resume(query["last_id"][0], ref=None)
@@ -118,20 +145,10 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
     async def websocket_receive(self, message):
         if self.sock is None or self.sock.state is CLOSED:
             return
-        text = message.get("text")
-        if text is None:
-            self.sock.push_text(_error("bad_frame", "Send JSON text frames."))
-            return
-        if len(text) > MAX_FRAME:
-            self.sock.push_text(_error("too_large", f"Frames are at most {MAX_FRAME} characters."))
-            return
         try:
-            frame = json.loads(text)
-        except ValueError:
-            self.sock.push_text(_error("bad_json", "That frame is not valid JSON."))
-            return
-        if not isinstance(frame, dict) or not isinstance(frame.get("action"), str):
-            self.sock.push_text(_error("bad_frame", 'A frame is {"action": ..., ...}.'))
+            frame = parse_client_frame(message.get("text"))
+        except BadFrame as bad:
+            self.sock.push_text(_error(bad.code, bad.detail))
             return
         name = frame.pop("action")
         ref = frame.pop("ref", None)
@@ -146,9 +163,17 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
         try:
             await database_sync_to_async(actions.dispatch)(self.ctx, name, frame)
         except ShopFeedError as exc:
-            self.sock.push_text(_error(exc.code, exc.message, ref))
+            self._reply(_error(exc.code, exc.message, ref))
         except ValidationError as exc:
-            self.sock.push_text(_error("invalid", " ".join(exc.messages), ref))
+            self._reply(_error("invalid", " ".join(exc.messages), ref))
+        except Exception:
+            # A bug, not the client's fault: say so and keep the socket (a 500 is a bug).
+            logger.exception("live room: action %r failed", name)
+            self._reply(_error("server_error", "Something went wrong on our side.", ref))
+
+    def _reply(self, text: str) -> None:
+        if self.sock is not None:
+            self.sock.push_text(text)
 
     def _go_live_now(self) -> None:
         if self._grace is not None:
@@ -196,8 +221,5 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
         hub.activate(sock)
 
     async def websocket_disconnect(self, message):
-        if self._grace is not None:
-            self._grace.cancel()
-        if self.sock is not None:
-            get_hub().leave(self.sock)
+        self._release()
         raise StopConsumer()

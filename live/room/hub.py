@@ -28,7 +28,6 @@ blip) is repaired from the bus's replay window before later frames go out.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import json
 import logging
@@ -42,7 +41,8 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from .bus import _keys as bus_keys
-from .bus import channel_name, get_bus
+from .bus import channel_name, get_bus, redis_options
+from .pubsub import Subscription
 
 logger = logging.getLogger(__name__)
 
@@ -350,12 +350,10 @@ class Hub:
         self.rooms: dict[int, Room] = {}
         self.token = uuid.uuid4().hex[:12]  # this process, in the cross-process viewer count
         self.redis_url = settings.REDIS_URL
-        self._pubsub = None
+        self._subscription: Subscription | None = None
         self._redis = None
         self._viewers_script = None
-        self._reader: asyncio.Task | None = None
         self._ticker: asyncio.Task | None = None
-        self._confirm: dict[bytes, asyncio.Future] = {}
         self._memory_listener = None
         self._published: dict[int, int] = {}  # MemoryBus: the count last published
         self._reported: dict[int, int] = {}  # Redis: the count last written for this process
@@ -386,7 +384,7 @@ class Hub:
             # Every connect asks for the last id: a connect storm must queue for a
             # connection, not fail at redis-py's pool cap (DESIGN.md section 9).
             pool = aioredis.BlockingConnectionPool.from_url(
-                self.redis_url, max_connections=32, timeout=20
+                self.redis_url, max_connections=32, timeout=20, **redis_options()
             )
             self._redis = aioredis.Redis(connection_pool=pool)
             self._viewers_script = self._redis.register_script(_VIEWERS_LUA)
@@ -445,7 +443,7 @@ class Hub:
         room.pending.discard(sock)
         room.members = None
         if not room.count:
-            self.loop.call_later(ROOM_LINGER, self._maybe_drop, room)
+            self.loop.call_later(settings.LIVE_ROOM_LINGER_SECONDS, self._maybe_drop, room)
 
     def viewers(self, session_id: int) -> int:
         """The room's last published viewer count (this process's own until there is one)."""
@@ -462,8 +460,8 @@ class Hub:
             self.loop.call_later(VIEWERS_EVERY * 2, self._maybe_drop, room)
             return
         del self.rooms[room.session_id]
-        if self._pubsub is not None and room.ready is not None:
-            self.loop.create_task(self._unsubscribe(room.session_id))
+        if room.ready is not None:
+            self._unsubscribe(room.session_id)
 
     # -- the bus -----------------------------------------------------------------------------
 
@@ -474,27 +472,16 @@ class Hub:
             await asyncio.shield(room.ready)
             return
         ready = room.ready = self.loop.create_future()
-        channel = channel_name(room.session_id).encode()
         try:
             if not self.redis_url:
                 if self._memory_listener is None:
                     self._memory_listener = self._from_thread
                     get_bus().add_listener(self._memory_listener)
             else:
-                import redis.asyncio as aioredis
-
-                if self._pubsub is None:
-                    client = aioredis.Redis.from_url(self.redis_url, health_check_interval=30)
-                    self._pubsub = client.pubsub()
-                confirmed = self._confirm[channel] = self.loop.create_future()
-                await self._pubsub.subscribe(channel)
-                if self._reader is None:
-                    self._reader = self.loop.create_task(self._read())
-                await asyncio.wait_for(confirmed, 10)
+                await self._subscription_for().subscribe(channel_name(room.session_id).encode())
             room.last_id = max(room.last_id or 0, await self.last_id(room.session_id))
         except BaseException as exc:
             room.ready = None
-            self._confirm.pop(channel, None)
             if isinstance(exc, asyncio.CancelledError):
                 ready.cancel()
             else:
@@ -503,41 +490,38 @@ class Hub:
             raise
         ready.set_result(True)
 
-    async def _unsubscribe(self, session_id: int) -> None:
-        with contextlib.suppress(Exception):
-            await self._pubsub.unsubscribe(channel_name(session_id))
+    def _subscription_for(self) -> Subscription:
+        if self._subscription is None:
+            self._subscription = Subscription(
+                self.redis_url,
+                on_messages=self._on_messages,
+                on_subscribed=self._on_subscribed,
+                ping_every=settings.LIVE_PUBSUB_PING_SECONDS,
+            )
+        return self._subscription
 
-    async def _read(self) -> None:
-        pubsub = self._pubsub
-        while True:
-            try:
-                msg = await pubsub.get_message(timeout=None)
-                batch = [msg]
-                # Take whatever else has already arrived: under load a room's frames go out
-                # together, one write per socket for several events (each its own message).
-                while msg is not None and len(batch) < 200:
-                    msg = await pubsub.get_message(timeout=0)
-                    batch.append(msg)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # redis-py reconnects and resubscribes
-                logger.exception("live hub: Redis pub/sub read failed; retrying")
-                await asyncio.sleep(1)
-                continue
-            frames: dict[int, list[str]] = {}
-            for msg in batch:
-                if msg is None:
-                    continue
-                kind = msg["type"]
-                if kind == "message":
-                    session_id = int(msg["channel"].rsplit(b":", 1)[1])
-                    frames.setdefault(session_id, []).append(msg["data"].decode())
-                elif kind == "subscribe":
-                    waiter = self._confirm.pop(msg["channel"], None)
-                    if waiter is not None and not waiter.done():
-                        waiter.set_result(True)
-            for session_id, texts in frames.items():
-                self.on_frames(session_id, texts)
+    def _unsubscribe(self, session_id: int) -> None:
+        if self._subscription is not None:
+            self._subscription.unsubscribe(channel_name(session_id).encode())
+
+    def _on_messages(self, channel: bytes, texts: list[bytes]) -> None:
+        self.on_frames(int(channel.rsplit(b":", 1)[1]), [t.decode() for t in texts])
+
+    def _on_subscribed(self, channel: bytes) -> None:
+        """A (re)subscription is active: fetch what was published while there was none."""
+        room = self.rooms.get(int(channel.rsplit(b":", 1)[1]))
+        if room is not None and room.last_id is not None and room.held is None:
+            self.loop.create_task(self._catch_up(room))
+
+    async def _catch_up(self, room: Room) -> None:
+        try:
+            last = await self.last_id(room.session_id)
+        except Exception:
+            logger.exception("live hub: could not read the last id after a resubscription")
+            return
+        if room.last_id is not None and last > room.last_id and room.held is None:
+            room.held = []
+            await self._repair(room, room.last_id)
 
     def _from_thread(self, session_id: int, frame: str) -> None:
         """MemoryBus listener: publish() runs in whichever thread committed."""

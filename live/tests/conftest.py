@@ -85,6 +85,18 @@ def asgi_server(_room_servers, redis_url, transactional_db, tmp_path_factory) ->
     return server
 
 
+@pytest.fixture
+def room_servers(redis_url, transactional_db, tmp_path):
+    """Room servers of the test's own: `room_servers.start(**env)` (live/tests/room_support.py)."""
+    from live.tests.room_support import RoomServers
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a room server shares the test database only on PostgreSQL")
+    servers = RoomServers(redis_url, tmp_path)
+    yield servers
+    servers.stop_all()
+
+
 def reset_room(session_id: int) -> None:
     """Forget what Redis holds for a session id (ids restart with each test database)."""
     from live.room.bus import get_bus

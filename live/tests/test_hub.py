@@ -290,3 +290,18 @@ def test_without_redis_the_room_works_inside_one_process(memory_bus, shop):
 
     got = asyncio.run(scenario())
     assert got[0]["data"]["text"] == "no redis" and got[0]["id"] == 1
+
+
+def test_client_frames_deeper_than_the_limit_are_refused_before_parsing():
+    from live.room.frames import MAX_DEPTH, BadFrame, parse_client_frame
+
+    def frame(depth: int) -> str:
+        return '{"action":"x","v":' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+
+    assert parse_client_frame(frame(MAX_DEPTH))["action"] == "x"
+    with pytest.raises(BadFrame) as refused:
+        parse_client_frame(frame(MAX_DEPTH + 1))
+    assert refused.value.code == "too_deep"
+    # Brackets inside strings are text, not nesting.
+    text = '{"action":"chat.send","text":"' + "[{" * 60 + '\\"]"}'
+    assert parse_client_frame(text)["text"].startswith("[{[{")
