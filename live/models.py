@@ -3,6 +3,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from shops.images import validate_image_file
 
@@ -113,7 +114,11 @@ class ChatMessage(models.Model):
     session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="messages")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     text = models.CharField(max_length=300)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # The room event that carried it (its id in the room, too): messages are published first
+    # and stored in batches, and a batch written twice must not store a message twice.
+    event_id = models.PositiveBigIntegerField(null=True, blank=True)
+    # When it was sent (stored a little later, in a batch).
+    created_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True)
     deleted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -122,6 +127,9 @@ class ChatMessage(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["session", "created_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "event_id"], name="live_chat_event_once"),
+        ]
 
     def __str__(self):
         return self.text[:40]

@@ -14,7 +14,9 @@ Fan-out is where live rooms break (DESIGN.md section 5): a Channels consumer per
 - a backpressured socket gets a bounded outbox drained by a task of its own, so one slow
   phone never stalls the room; past the bound it is closed (code 1013) and resumes by id;
 - viewer counts are coalesced: at most one "viewers" event a second per session across all
-  processes (a Redis lock decides which process publishes).
+  processes (a Redis lock decides which process publishes);
+- what a process keeps beside delivery (the cached room state, the shared hello, presence,
+  the batches written to the database) is in upkeep.py.
 
 The WebSocket process should run uvicorn with `--ws websockets-sansio` (its default) and
 `--ws-per-message-deflate false`: with compression every socket needs its own bytes and the
@@ -32,17 +34,17 @@ import gc
 import json
 import logging
 import os
-import time
 import types
 import uuid
 from collections import deque
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from .bus import _keys as bus_keys
 from .bus import channel_name, get_bus, redis_options
 from .pubsub import Subscription
+from .state import RoomState
+from .upkeep import Upkeep
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +56,6 @@ CLOSE_RESYNC = 1013
 CLOSE_BANNED = 4003
 
 VIEWERS_EVERY = 1.0  # seconds between "viewers" events of a session, across processes
-ROOM_LINGER = 10.0  # keep an emptied room's subscription this long (reconnect storms)
 
 
 def backlog_limit() -> int:
@@ -302,6 +303,14 @@ class Room:
         "members",
         "held",
         "viewers",
+        "state",
+        "state_task",
+        "state_gen",
+        "snapshot",
+        "snapshot_at",
+        "snapshot_gen",
+        "snapshot_task",
+        "hello",
     )
 
     def __init__(self, session_id: int):
@@ -313,35 +322,19 @@ class Room:
         self.members: tuple[RoomSocket, ...] | None = None  # cached snapshot of self.live
         self.held: list[str] | None = None  # frames waiting while a gap is repaired
         self.viewers: int | None = None  # the count in the last "viewers" event
+        # Kept by live.room.upkeep: the cached room state, the shared hello.
+        self.state: RoomState | None = None
+        self.state_task: asyncio.Task | None = None
+        self.state_gen = 0  # state events seen
+        self.snapshot: str | None = None
+        self.snapshot_at = 0.0
+        self.snapshot_gen = 0  # snapshot-changing events seen
+        self.snapshot_task: asyncio.Task | None = None
+        self.hello: tuple[int, int, Event] | None = None  # (event id, viewers, frame)
 
     @property
     def count(self) -> int:
         return len(self.live) + len(self.pending)
-
-
-_VIEWERS_LUA = """
-local now = tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. (now + tonumber(ARGV[4])))
-redis.call('PEXPIRE', KEYS[1], 600000)
-if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[5]) then
-  return -1
-end
-local total = 0
-local rows = redis.call('HGETALL', KEYS[1])
-for i = 1, #rows, 2 do
-  local count, expires = string.match(rows[i + 1], '^(%d+):(%d+)$')
-  if count == nil or tonumber(expires) < now then
-    redis.call('HDEL', KEYS[1], rows[i])
-  else
-    total = total + tonumber(count)
-  end
-end
-if redis.call('GET', KEYS[3]) == tostring(total) then
-  return -1
-end
-redis.call('SET', KEYS[3], total, 'EX', 86400)
-return total
-"""
 
 
 class Hub:
@@ -350,25 +343,29 @@ class Hub:
         self.rooms: dict[int, Room] = {}
         self.token = uuid.uuid4().hex[:12]  # this process, in the cross-process viewer count
         self.redis_url = settings.REDIS_URL
+        self.viewers_every = VIEWERS_EVERY
         self._subscription: Subscription | None = None
         self._redis = None
-        self._viewers_script = None
-        self._ticker: asyncio.Task | None = None
         self._memory_listener = None
-        self._published: dict[int, int] = {}  # MemoryBus: the count last published
-        self._reported: dict[int, int] = {}  # Redis: the count last written for this process
+        self.upkeep = Upkeep(self)
 
     # -- membership --------------------------------------------------------------------------
 
-    async def join(self, sock: RoomSocket) -> int:
-        """Add a socket (held until activate()); returns the bus's last id, read after the
-        subscription is active so that every later event reaches the socket."""
+    async def join(self, sock: RoomSocket, *, viewer_key: str | None = None) -> Room:
+        """Add a socket (held until activate(): every event from now on reaches it) once the
+        room's subscription is active; count its viewer."""
         room = self.attach(sock)
-        self._start_ticker()
+        self.upkeep.start()
         await self._subscribe(room)
-        last = await self.last_id(sock.session_id)
-        sock.synced_upto = last
-        return last
+        if viewer_key is not None:
+            self.upkeep.seen(sock.session_id, viewer_key)
+        return room
+
+    def room(self, session_id: int) -> Room:
+        room = self.rooms.get(session_id)
+        if room is None:
+            room = self.rooms[session_id] = Room(session_id)
+        return room
 
     async def last_id(self, session_id: int) -> int:
         """The bus's last event id for a session (no thread hop: asked on every connect)."""
@@ -381,20 +378,17 @@ class Hub:
         if self._redis is None:
             import redis.asyncio as aioredis
 
-            # Every connect asks for the last id: a connect storm must queue for a
-            # connection, not fail at redis-py's pool cap (DESIGN.md section 9).
+            # Chat, presence and resumes share it: a burst must queue for a connection, not
+            # fail at redis-py's pool cap (DESIGN.md section 9).
             pool = aioredis.BlockingConnectionPool.from_url(
                 self.redis_url, max_connections=32, timeout=20, **redis_options()
             )
             self._redis = aioredis.Redis(connection_pool=pool)
-            self._viewers_script = self._redis.register_script(_VIEWERS_LUA)
         return self._redis
 
     def attach(self, sock: RoomSocket) -> Room:
         """Count a socket in its room, frames held for it until activate()."""
-        room = self.rooms.get(sock.session_id)
-        if room is None:
-            room = self.rooms[sock.session_id] = Room(sock.session_id)
+        room = self.room(sock.session_id)
         sock.hub = self
         sock.state = PENDING
         room.pending.add(sock)
@@ -443,7 +437,11 @@ class Hub:
         room.pending.discard(sock)
         room.members = None
         if not room.count:
-            self.loop.call_later(settings.LIVE_ROOM_LINGER_SECONDS, self._maybe_drop, room)
+            self.drop_later(room)
+
+    def drop_later(self, room: Room) -> None:
+        """Drop an empty room's subscription after a while, unless a socket comes back."""
+        self.loop.call_later(settings.LIVE_ROOM_LINGER_SECONDS, self._maybe_drop, room)
 
     def viewers(self, session_id: int) -> int:
         """The room's last published viewer count (this process's own until there is one)."""
@@ -455,8 +453,8 @@ class Hub:
     def _maybe_drop(self, room: Room) -> None:
         if room.count or self.rooms.get(room.session_id) is not room:
             return
-        if room.session_id in self._published or room.session_id in self._reported:
-            # The ticker has not told the others this process has no viewers left yet.
+        if self.upkeep.holds(room.session_id):
+            # The heartbeat has not told the others this process has no viewers left yet.
             self.loop.call_later(VIEWERS_EVERY * 2, self._maybe_drop, room)
             return
         del self.rooms[room.session_id]
@@ -588,6 +586,7 @@ class Hub:
                 room.viewers = json.loads(text)["data"]["count"]
             elif text.startswith('{"type":"moderation"'):
                 self._moderation(room, text)
+        self.upkeep.on_events(room, events)
 
     async def _repair(self, room: Room, last: int) -> None:
         """A frame skipped ids (a pub/sub blip): fetch the missing ones from the replay window."""
@@ -614,52 +613,6 @@ class Hub:
             if sock.handle and sock.handle == handle:
                 sock.close(CLOSE_BANNED, "You are banned from this host's lives.")
 
-    # -- viewer counts -----------------------------------------------------------------------
-
-    def _start_ticker(self) -> None:
-        if self._ticker is None or self._ticker.done():
-            self._ticker = self.loop.create_task(self._tick_forever())
-
-    async def _tick_forever(self) -> None:
-        while True:
-            await asyncio.sleep(VIEWERS_EVERY)
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # counts are best effort; delivery is not
-                logger.exception("live hub: viewer count tick failed")
-
-    async def tick(self) -> None:
-        for session_id, room in list(self.rooms.items()):
-            count = room.count
-            if self.redis_url:
-                total = await self._redis_tick(session_id, count)
-            else:
-                total = count if self._published.get(session_id) != count else -1
-                if count:
-                    self._published[session_id] = count
-                else:
-                    self._published.pop(session_id, None)
-            if total >= 0:
-                await database_sync_to_async(_publish_viewers)(session_id, total)
-
-    async def _redis_tick(self, session_id: int, count: int) -> int:
-        if not count and session_id not in self._reported:
-            return -1
-        self._async_redis()
-        tag = f"{{live:{session_id}}}"
-        now = int(time.time() * 1000)
-        total = await self._viewers_script(
-            keys=[f"{tag}:viewers", f"{tag}:viewers-tick", f"{tag}:viewers-last"],
-            args=[self.token, count, now, int(VIEWERS_EVERY * 5000), int(VIEWERS_EVERY * 1000)],
-        )
-        if count:
-            self._reported[session_id] = count
-        else:
-            self._reported.pop(session_id, None)
-        return int(total)
-
     # -- process tuning ----------------------------------------------------------------------
 
     @staticmethod
@@ -673,13 +626,6 @@ class Hub:
         if threshold and gc.get_threshold()[0] < threshold:
             gc.freeze()
             gc.set_threshold(threshold, 20, 10)
-
-
-def _publish_viewers(session_id: int, total: int) -> None:
-    from live.models import LiveSession
-
-    LiveSession.objects.filter(pk=session_id, peak_viewers__lt=total).update(peak_viewers=total)
-    get_bus().publish(session_id, "viewers", {"count": total})
 
 
 _hub: Hub | None = None

@@ -25,6 +25,8 @@ ROOM_ENV = {
     "LIVE_CHAT_RATE": "3",
     "LIVE_CHAT_RATE_WINDOW": "2",
     "LIVE_REPLAY_WINDOW": "50",
+    "LIVE_VIEWERS_PERSIST_SECONDS": "1",
+    "LIVE_CHAT_FLUSH_SECONDS": "0.5",
     "LOG_LEVEL": "WARNING",
 }
 # Events that arrive on their own schedule; helpers skip them unless asked for.
@@ -51,6 +53,24 @@ def _room_servers(django_db_setup, django_db_blocker):
     yield started
     for server in started.values():
         server.process.stop()
+    if started:
+        with django_db_blocker.unblock():
+            _wait_for_other_sessions_to_end()
+
+
+def _wait_for_other_sessions_to_end(timeout: float = 10) -> None:
+    """A stopped server's database sessions end a moment after it exits: wait for them, so
+    that the test database can be dropped."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+            if not cursor.fetchone()[0]:
+                return
+            time.sleep(0.1)
 
 
 @pytest.fixture

@@ -23,12 +23,12 @@ class RoomServers:
         self.log_dir = log_dir
         self.started: list[Server] = []
 
-    def start(self, **env: str) -> Server:
+    def start(self, app: str = "shopfeed.asgi:application", **env: str) -> Server:
         from shopfeed.testing import Process, child_env, free_port, wait_for_port
 
         port = free_port()
         args = [
-            sys.executable, "-m", "uvicorn", "shopfeed.asgi:application",
+            sys.executable, "-m", "uvicorn", app,
             "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio",
             "--ws-per-message-deflate", "false", "--lifespan", "off", "--log-level", "warning",
         ]  # fmt: skip
@@ -120,3 +120,11 @@ def frame_ids(events: list[dict]) -> list[int]:
 
 def dumps(data) -> str:
     return json.dumps(data, separators=(",", ":"))
+
+
+def sql_count(server: Server) -> int:
+    """Statements run so far by a server started with live.tests.counting_asgi."""
+    from urllib.request import urlopen
+
+    with urlopen(f"{server.origin}/__test__/sql-count", timeout=10) as response:  # noqa: S310
+        return int(response.read())

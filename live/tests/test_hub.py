@@ -284,8 +284,10 @@ def test_without_redis_the_room_works_inside_one_process(memory_bus, shop):
                 got.append(event)
         for c in (viewer, chatter):
             await c.disconnect()
-        # The consumer's database thread keeps its connection; close it before teardown.
+        # The consumer's database thread and the hub's keep their connections; close them
+        # before teardown.
         await database_sync_to_async(connections.close_all)()
+        await hub_module.get_hub().upkeep.shutdown()
         return got
 
     got = asyncio.run(scenario())
