@@ -114,9 +114,12 @@ class ChatMessage(models.Model):
     session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="messages")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     text = models.CharField(max_length=300)
-    # The room event that carried it (its id in the room, too): messages are published first
-    # and stored in batches, and a batch written twice must not store a message twice.
+    # The room event that carried it (its id in the room, too; ids start again if Redis loses
+    # its data, so the newest message with an id is the one meant).
     event_id = models.PositiveBigIntegerField(null=True, blank=True)
+    # Messages are published first and stored in batches: a batch stored twice must not store
+    # a message twice.
+    uid = models.UUIDField(null=True, blank=True, unique=True, editable=False)
     # When it was sent (stored a little later, in a batch).
     created_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True)
@@ -126,9 +129,9 @@ class ChatMessage(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["session", "created_at"])]
-        constraints = [
-            models.UniqueConstraint(fields=["session", "event_id"], name="live_chat_event_once"),
+        indexes = [
+            models.Index(fields=["session", "created_at"]),
+            models.Index(fields=["session", "event_id"]),
         ]
 
     def __str__(self):

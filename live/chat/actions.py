@@ -39,7 +39,11 @@ def chat_delete(ctx: RoomContext, payload: dict) -> None:
         raise ShopFeedError("message_id is a message's id.", code="invalid") from None
     if settings.REDIS_URL:
         flush_chat_log(ctx.session_id)  # a message sent a moment ago may not be stored yet
-    message = ChatMessage.objects.filter(event_id=message_id, session_id=ctx.session_id).first()
+    message = (
+        ChatMessage.objects.filter(event_id=message_id, session_id=ctx.session_id)
+        .order_by("-id")  # ids start again if Redis lost its data: the newest is the one shown
+        .first()
+    )
     if message is None:
         raise NotFound("No such message in this live.")
     delete_message(message=message, by=ctx.user)

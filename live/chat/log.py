@@ -14,8 +14,9 @@ The guarantee: a message is shown to anyone (and its sender gets it back, which 
 acknowledgement) only once it is in the chat log, written by the same atomic script. The log is
 drained into PostgreSQL in batches by any process serving the room (every
 LIVE_CHAT_FLUSH_SECONDS) and by a Celery beat sweep for rooms no process serves any more; a
-drain inserts with ON CONFLICT DO NOTHING on (session, event id) before trimming what it
-inserted, so a drain that dies half-way, or two at once, store each message exactly once. A web
+drain inserts with ON CONFLICT DO NOTHING on the message's uid (drawn when it is sent) before
+trimming what it inserted, so a drain that dies half-way, or two at once, store each message
+exactly once. (Not on the event id: ids start again if Redis loses its data.) A web
 process killed right after acknowledging loses nothing. (Redis itself must keep its data:
 run it with AOF for that, as for the replay window.)
 
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 FLUSH_BATCH = 1000  # messages per INSERT
 
 # KEYS: seq, replay events, channel, the sender's bucket, the chat log.
-# ARGV: replay window, the data after `{"id":N,`, tokens per ms, burst, user id, text.
+# ARGV: replay window, the data after `{"id":N,`, tokens per ms, burst, user id, text, uid.
 # Returns {event id, 0}, or {0, ms to wait} when the bucket is empty.
 _CHAT_LUA = """
 local t = redis.call('TIME')
@@ -68,7 +69,7 @@ local frame = '{"type":"chat.message","id":' .. id .. ',"ts":' .. now
     .. ',"data":{"id":' .. id .. ',' .. ARGV[2] .. '}'
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], id .. '-0', 'f', frame)
 redis.call('PUBLISH', KEYS[3], frame)
-redis.call('XADD', KEYS[5], id .. '-0', 'u', ARGV[5], 'x', ARGV[6], 't', now)
+redis.call('XADD', KEYS[5], '*', 'i', id, 'u', ARGV[5], 'x', ARGV[6], 't', now, 'k', ARGV[7])
 return {id, 0}
 """
 
@@ -119,6 +120,7 @@ class RedisChatLog:
                 rate,
                 user.pk,
                 text,
+                uuid.uuid4().hex,
             ],
         )
         if not event_id:
@@ -145,7 +147,9 @@ class MemoryChatLog:
 
 
 def _store_one(session_id: int, user_id: int, text: str, event_id: int) -> None:
-    ChatMessage.objects.create(session_id=session_id, user_id=user_id, text=text, event_id=event_id)
+    ChatMessage.objects.create(
+        session_id=session_id, user_id=user_id, text=text, event_id=event_id, uid=uuid.uuid4()
+    )
 
 
 def flush_chat_log(session_id: int, *, client=None) -> int:
@@ -162,9 +166,9 @@ def flush_chat_log(session_id: int, *, client=None) -> int:
     try:
         while rows := client.xrange(key, "-", "+", count=FLUSH_BATCH):
             _insert(session_id, rows)
-            last = int(rows[-1][0].split(b"-")[0])
-            # Exact trim (not "~"): everything up to the last stored id, nothing after it.
-            client.xtrim(key, minid=f"{last + 1}-0", approximate=False)
+            # Exact trim (not "~"): everything up to the last stored entry, nothing after it.
+            ms, seq = rows[-1][0].split(b"-")
+            client.xtrim(key, minid=f"{int(ms)}-{int(seq) + 1}", approximate=False)
             drained += len(rows)
             if len(rows) < FLUSH_BATCH:
                 break
@@ -180,10 +184,11 @@ def _insert(session_id: int, rows) -> None:
             session_id=session_id,
             user_id=int(fields[b"u"]),
             text=fields[b"x"].decode(),
-            event_id=int(entry_id.split(b"-")[0]),
+            event_id=int(fields[b"i"]),
+            uid=uuid.UUID(fields[b"k"].decode()),
             created_at=datetime.fromtimestamp(int(fields[b"t"]) / 1000, UTC),
         )
-        for entry_id, fields in rows
+        for _, fields in rows
     ]
     try:
         with transaction.atomic():

@@ -29,15 +29,15 @@ def chat_history(session: LiveSession, *, upto: int | None = None) -> list[dict]
         .select_related("user")
         .order_by("-created_at", "-id")[:CHAT_HISTORY]
     )
-    stored = {m.event_id for m in rows}
-    extra = [p for p in pending if p[0] not in stored]
-    users = User.objects.in_bulk({user_id for _, user_id, _ in extra}) if extra else {}
+    stored = {m.uid.hex for m in rows if m.uid is not None}
+    extra = [p for p in pending if p[3] not in stored]
+    users = User.objects.in_bulk({p[1] for p in extra}) if extra else {}
     items = [
         {"id": m.event_id, "user": {"handle": m.user.handle, "name": m.user.name}, "text": m.text}
         for m in reversed(rows)
         if upto is None or m.event_id is None or m.event_id <= upto
     ]
-    for event_id, user_id, text in extra:
+    for event_id, user_id, text, _ in extra:
         user = users.get(user_id)
         if user is not None:
             items.append({"id": event_id, "user": {"handle": user.handle, "name": user.name},
@@ -45,8 +45,8 @@ def chat_history(session: LiveSession, *, upto: int | None = None) -> list[dict]
     return items[-CHAT_HISTORY:]
 
 
-def _pending(session_id: int, upto: int | None) -> list[tuple[int, int, str]]:
-    """(event id, user id, text) of the messages not drained into the table yet."""
+def _pending(session_id: int, upto: int | None) -> list[tuple[int, int, str, str]]:
+    """(event id, user id, text, uid) of the messages not drained into the table yet."""
     from django.conf import settings
 
     if not settings.REDIS_URL:
@@ -55,9 +55,9 @@ def _pending(session_id: int, upto: int | None) -> list[tuple[int, int, str]]:
 
     from .log import log_key
 
-    top = f"{upto}-0" if upto is not None else "+"
-    rows = get_bus().client.xrevrange(log_key(session_id), max=top, min="-", count=CHAT_HISTORY)
-    return [
-        (int(entry_id.split(b"-")[0]), int(fields[b"u"]), fields[b"x"].decode())
-        for entry_id, fields in reversed(rows)
+    rows = get_bus().client.xrevrange(log_key(session_id), count=CHAT_HISTORY)
+    pending = [
+        (int(fields[b"i"]), int(fields[b"u"]), fields[b"x"].decode(), fields[b"k"].decode())
+        for _, fields in reversed(rows)
     ]
+    return [p for p in pending if upto is None or p[0] <= upto]

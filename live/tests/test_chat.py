@@ -98,6 +98,17 @@ def test_storing_the_log_twice_or_after_a_drain_died_stores_each_message_once(se
     assert get_bus().client.xlen(chat_log.log_key(session.pk)) == 0
 
 
+def test_messages_are_still_stored_when_event_ids_start_again_after_redis_lost_its_data(
+    session, ana
+):
+    first = send(session, ana, "before")
+    assert stored(session) == [(first, "before")]
+    reset_room(session.pk)  # Redis lost the session's keys: its event ids start again
+    again = send(session, ana, "after")
+    assert again == first
+    assert sorted(text for _, text in stored(session)) == ["after", "before"]
+
+
 def test_an_anonymous_visitor_cannot_post(session):
     with pytest.raises(NotAllowed) as refused:
         send(session, AnonymousUser(), "hi")
