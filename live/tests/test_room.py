@@ -43,20 +43,18 @@ def ben(db):
     return UserFactory(handle="ben", display_name="Ben")
 
 
-def chat_texts(session, *, count: int | None = None, within: float = 5) -> list[str]:
-    """The session's stored messages, oldest first, once `count` of them are stored (they are
-    stored in batches, a moment after they are shown), or after a short settle."""
-    deadline = time.monotonic() + within
+def chat_texts(session, *, count: int = 0) -> list[str]:
+    """The session's stored messages, oldest first. Messages are stored in batches a moment
+    after they are shown: wait until `count` are stored, or (for none) for a few batches."""
+    deadline = time.monotonic() + (5 if count else 1.5)
     while True:
         texts = list(
             ChatMessage.objects.filter(session=session)
             .order_by("event_id")
             .values_list("text", flat=True)
         )
-        if (count is not None and len(texts) >= count) or time.monotonic() > deadline:
+        if (count and len(texts) >= count) or time.monotonic() > deadline:
             return texts
-        if count is None and time.monotonic() > deadline - within + 1.5:
-            return texts  # nothing expected: a flush or two is enough
         time.sleep(0.1)
 
 
