@@ -178,7 +178,10 @@ class BlockedWord(models.Model):
 
 
 class SessionViewer(models.Model):
-    """One row per distinct viewer of a session (signed-in user or anonymous visitor)."""
+    """One row per distinct viewer of a session (signed-in user or anonymous visitor).
+
+    No longer written: distinct viewers are counted in Redis (live.room.presence) and kept in
+    `LiveSession.total_viewers`; the rows of earlier sessions stay for their summaries."""
 
     session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="viewers")
     viewer_key = models.CharField(max_length=64)

@@ -356,7 +356,7 @@ class Hub:
         room's subscription is active; count its viewer."""
         room = self.attach(sock)
         self.upkeep.start()
-        await self._subscribe(room)
+        await self.subscribe(room)
         if viewer_key is not None:
             self.upkeep.seen(sock.session_id, viewer_key)
         return room
@@ -463,7 +463,7 @@ class Hub:
 
     # -- the bus -----------------------------------------------------------------------------
 
-    async def _subscribe(self, room: Room) -> None:
+    async def subscribe(self, room: Room) -> None:
         """Subscribe once per room; then note the bus's last id, so that the room hands out
         every later event (each joiner's hello covers the earlier ones)."""
         if room.ready is not None:

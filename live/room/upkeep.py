@@ -108,7 +108,7 @@ class Upkeep:
         hub = self.hub
         room = hub.room(session_id)
         try:
-            await hub._subscribe(room)
+            await hub.subscribe(room)
             state = await self._state(room)
         finally:
             if not room.count:
