@@ -3,6 +3,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from shops.images import UploadedImageField
 
@@ -111,7 +112,14 @@ class ChatMessage(models.Model):
     session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="messages")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     text = models.CharField(max_length=300)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # The room event that carried it (its id in the room, too; ids start again if Redis loses
+    # its data, so the newest message with an id is the one meant).
+    event_id = models.PositiveBigIntegerField(null=True, blank=True)
+    # Messages are published first and stored in batches: a batch stored twice must not store
+    # a message twice.
+    uid = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    # When it was sent (stored a little later, in a batch).
+    created_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True)
     deleted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -119,7 +127,10 @@ class ChatMessage(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["session", "created_at"])]
+        indexes = [
+            models.Index(fields=["session", "created_at"]),
+            models.Index(fields=["session", "event_id"]),
+        ]
 
     def __str__(self):
         return self.text[:40]
@@ -165,7 +176,10 @@ class BlockedWord(models.Model):
 
 
 class SessionViewer(models.Model):
-    """One row per distinct viewer of a session (signed-in user or anonymous visitor)."""
+    """One row per distinct viewer of a session (signed-in user or anonymous visitor).
+
+    No longer written: distinct viewers are counted in Redis (live.room.presence) and kept in
+    `LiveSession.total_viewers`; the rows of earlier sessions stay for their summaries."""
 
     session = models.ForeignKey(LiveSession, on_delete=models.CASCADE, related_name="viewers")
     viewer_key = models.CharField(max_length=64)

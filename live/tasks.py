@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from .chat import log as chat_log
 from .selling import purchases
 from .selling import services as selling
 
@@ -18,3 +19,13 @@ def end_expired_deals_task() -> int:
 def flush_purchases_task(session_id: int, bucket: int) -> int:
     data = purchases.flush_purchases(session_id=session_id, bucket=bucket)
     return data["count"] if data else 0
+
+
+@shared_task(acks_late=True)
+def flush_chat_logs_task() -> int:
+    """Store chat messages still waiting in Redis (idempotent: see live.chat.log)."""
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        return 0
+    return sum(chat_log.flush_chat_log(sid) for sid in chat_log.pending_sessions())

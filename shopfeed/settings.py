@@ -278,6 +278,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5.0,
         "options": {"expires": 5.0},  # a missed run is the next run's work, not a backlog
     },
+    # Web processes store their rooms' chat every second; this catches the logs of rooms no
+    # process serves any more (its last process died after acknowledging messages).
+    "flush-chat-logs": {
+        "task": "live.tasks.flush_chat_logs_task",
+        "schedule": 10.0,
+        "options": {"expires": 10.0},
+    },
 }
 
 # Stripe (used from the checkout issue on): localstripe on loopback by default.
@@ -313,6 +320,22 @@ LIVE_CHAT_MAX_LENGTH = env.int("LIVE_CHAT_MAX_LENGTH", default=300)
 # Chat messages a user may send per LIVE_CHAT_RATE_WINDOW seconds.
 LIVE_CHAT_RATE = env.int("LIVE_CHAT_RATE", default=5)
 LIVE_CHAT_RATE_WINDOW = env.int("LIVE_CHAT_RATE_WINDOW", default=10)
+# The room hub's Redis pub/sub connection is pinged after this many quiet seconds and given up
+# (then reconnected, and what it missed fetched from the replay window) when it stays silent.
+LIVE_PUBSUB_PING_SECONDS = env.float("LIVE_PUBSUB_PING_SECONDS", default=15.0)
+# An emptied room keeps its subscription this long (a reconnect storm finds it ready).
+LIVE_ROOM_LINGER_SECONDS = env.float("LIVE_ROOM_LINGER_SECONDS", default=10.0)
+# A process's viewers stop counting this long after its last heartbeat (a process that died).
+LIVE_PRESENCE_TTL_SECONDS = env.float("LIVE_PRESENCE_TTL_SECONDS", default=5.0)
+# How often distinct and peak viewers are written to the session row (one UPDATE per session).
+LIVE_VIEWERS_PERSIST_SECONDS = env.float("LIVE_VIEWERS_PERSIST_SECONDS", default=5.0)
+# How often each web process stores the chat messages waiting in its rooms' Redis chat logs.
+LIVE_CHAT_FLUSH_SECONDS = env.float("LIVE_CHAT_FLUSH_SECONDS", default=1.0)
+# A process reloads a room's cached state (session, restrictions, blocked words) this often;
+# the room's own events keep it current in between.
+LIVE_ROOM_STATE_SECONDS = env.float("LIVE_ROOM_STATE_SECONDS", default=30.0)
+# A room's hello snapshot is rebuilt at least this often (stock sold outside the live).
+LIVE_SNAPSHOT_SECONDS = env.float("LIVE_SNAPSHOT_SECONDS", default=2.0)
 
 # Money
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="USD")

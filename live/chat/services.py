@@ -4,13 +4,17 @@ Every message is kept (a deleted one only gets `deleted_at`/`deleted_by`) so sta
 it in the admin. Rules, checked here whatever the client sends: signed in; not banned or
 muted by the host (a restriction with `until` ends by itself); at most LIVE_CHAT_MAX_LENGTH
 characters; none of the shop's blocked words; at most LIVE_CHAT_RATE messages per user every
-LIVE_CHAT_RATE_WINDOW seconds, counted in the cache (Redis in production, so across
-processes; Channels has no throttle of its own).
+LIVE_CHAT_RATE_WINDOW seconds (a token bucket in Redis, so across processes; Channels has no
+throttle of its own).
+
+Sending is on the room's hot path: it is checked against the room's cached state
+(live.room.state) and then published, logged and rate-limited in one Redis round trip
+(live.chat.log), with no database work; the message is stored within seconds, in a batch. A
+message's id is the id of the room event that carried it.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import timedelta
 
@@ -20,20 +24,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from live.broadcast import publish
-from live.models import BlockedWord, ChatMessage, LiveSession, RoomRestriction
+from live.models import ChatMessage, LiveSession, RoomRestriction
+from live.room.state import RoomState
 from shopfeed.accounts.models import User
 from shopfeed.errors import Conflict, NotAllowed, NotFound, ShopFeedError
 
-from .selectors import active_restriction
+from .log import RateLimited
+
+__all__ = ["RateLimited", "check_message", "delete_message", "moderate", "send_message"]
 
 MAX_RESTRICTION_MINUTES = 60 * 24 * 365
-
-
-class RateLimited(ShopFeedError):
-    """You are sending messages too fast."""
-
-    code = "rate_limited"
-    status_code = 429
 
 
 def max_length() -> int:
@@ -47,12 +47,12 @@ def _is_host_or_staff(session: LiveSession, user) -> bool:
     return user.pk == session.host_id or bool(user.is_staff)
 
 
-def _check_restrictions(session: LiveSession, user) -> None:
+def _check_restrictions(state: RoomState, user) -> None:
     for kind, what in ((RoomRestriction.Kind.BAN, "banned"), (RoomRestriction.Kind.MUTE, "muted")):
-        found = active_restriction(host_id=session.host_id, user_id=user.pk, kind=kind)
-        if found is not None:
-            until = f" until {found.until:%Y-%m-%d %H:%M} UTC" if found.until else ""
-            raise NotAllowed(f"You are {what} in this host's lives{until}.", code=what)
+        restricted, until = state.restriction(user.handle, kind)
+        if restricted:
+            until_text = f" until {until:%Y-%m-%d %H:%M} UTC" if until else ""
+            raise NotAllowed(f"You are {what} in this host's lives{until_text}.", code=what)
 
 
 def _clean_text(text) -> str:
@@ -69,23 +69,13 @@ def _clean_text(text) -> str:
     return text
 
 
-def blocked_word_in(*, shop_id: int | None, text: str) -> str | None:
-    """The first of the shop's blocked words (or phrases) that `text` contains as a word."""
-    if shop_id is None:
-        return None
-    folded = text.casefold()
-    for word in BlockedWord.objects.filter(shop_id=shop_id).values_list("word", flat=True):
-        if re.search(rf"(?<!\w){re.escape(word.casefold())}(?!\w)", folded):
-            return word
-    return None
-
-
 def _clock() -> float:
     return time.time()
 
 
 def check_rate(*, user_id: int) -> None:
-    """Count one message; refuse past LIVE_CHAT_RATE in the current (fixed) window."""
+    """Without Redis (one process): count one message in the cache, refuse past LIVE_CHAT_RATE
+    in the current (fixed) window."""
     window, rate = settings.LIVE_CHAT_RATE_WINDOW, settings.LIVE_CHAT_RATE
     now = _clock()
     bucket = int(now // window)
@@ -103,29 +93,29 @@ def check_rate(*, user_id: int) -> None:
         )
 
 
-@transaction.atomic
-def post_message(*, session: LiveSession, user, text) -> ChatMessage:
+def check_message(*, state: RoomState, user, text) -> str:
+    """The message as it will be posted, or the domain error that refuses it."""
     if not getattr(user, "is_authenticated", False):
         raise NotAllowed("Log in to chat.", code="login_required")
-    check_rate(user_id=user.pk)
     text = _clean_text(text)
-    if session.status == LiveSession.Status.ENDED:
+    if state.status == LiveSession.Status.ENDED:
         raise Conflict("This live has ended; its chat is closed.", code="session_ended")
-    _check_restrictions(session, user)
-    word = blocked_word_in(shop_id=session.shop_id, text=text)
+    _check_restrictions(state, user)
+    word = state.blocked_word_in(text)
     if word is not None:
         raise ShopFeedError(
             f"This shop does not allow “{word}” in its chat. Edit your message and send it again.",
             code="blocked_word",
             field="text",
         )
-    message = ChatMessage.objects.create(session=session, user=user, text=text)
-    publish(
-        session.pk,
-        "chat.message",
-        {"id": message.pk, "user": {"handle": user.handle, "name": user.name}, "text": text},
-    )
-    return message
+    return text
+
+
+async def send_message(*, log, state: RoomState, user, text) -> int:
+    """Post a chat message to the room through `log` (live.chat.log: one Redis script, no
+    database work); returns its id (its event's id)."""
+    text = check_message(state=state, user=user, text=text)
+    return await log.post(session_id=state.session_id, user=user, text=text)
 
 
 @transaction.atomic
@@ -139,7 +129,7 @@ def delete_message(*, message: ChatMessage, by) -> ChatMessage:
     message.deleted_at = timezone.now()
     message.deleted_by = by
     message.save(update_fields=["deleted_at", "deleted_by"])
-    publish(message.session_id, "chat.deleted", {"message_id": message.pk})
+    publish(message.session_id, "chat.deleted", {"message_id": message.event_id or message.pk})
     return message
 
 
@@ -191,7 +181,7 @@ def moderate(
         raise NotFound(f"No viewer @{handle}." if handle else "Say which viewer.", code="no_user")
     if target.pk == session.host_id:
         raise NotAllowed("The host cannot be muted or banned.", code="host_protected")
-    restriction = None
+    restriction = until = None
     if imposing:
         until = timezone.now() + timedelta(minutes=minutes) if minutes else None
         restriction, _ = RoomRestriction.objects.update_or_create(
@@ -204,5 +194,9 @@ def moderate(
         RoomRestriction.objects.filter(
             host_id=session.host_id, user=target, kind=restriction_kind
         ).delete()
-    publish(session.pk, "moderation", {"user": target.handle, "kind": kind})
+    # Every process serving the room applies this to its cached state (live.room.state).
+    data: dict[str, str | None] = {"user": target.handle, "kind": kind}
+    if imposing:
+        data["until"] = until.isoformat() if until else None
+    publish(session.pk, "moderation", data)
     return restriction

@@ -4,7 +4,9 @@ A client sends `{"action": "<name>", "ref": "<its own id>", ...payload}`. The co
 the name up here, refuses it unless the sender qualifies (signed in; host or staff for host
 actions) whatever the client claims, and calls the handler, which calls a service. A
 ShopFeedError from the handler becomes an `error` event to that socket alone; the socket
-stays open.
+stays open. Handlers are synchronous (run in a thread, they may use the database) unless
+registered `on_loop=True`: those are coroutines that must not touch the database (a viewer's
+chat message: the busy path).
 
 Modules register handlers with @action (live/chat/actions.py, live/selling/actions.py);
 live/apps.py imports them at startup.
@@ -12,6 +14,8 @@ live/apps.py imports them at startup.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from channels.db import database_sync_to_async
 
 from shopfeed.errors import NotAllowed, ShopFeedError
 
@@ -34,16 +38,17 @@ class Action:
     handler: Callable[[RoomContext, dict], object]
     host_only: bool
     login_required: bool
+    on_loop: bool = False
 
 
 REGISTRY: dict[str, Action] = {}
 
 
-def action(name: str, *, host_only: bool = False, login_required: bool = True):
+def action(name: str, *, host_only: bool = False, login_required: bool = True, on_loop=False):
     def register(fn):
         if name in REGISTRY:
             raise RuntimeError(f"live action {name!r} registered twice")
-        REGISTRY[name] = Action(name, fn, host_only, login_required or host_only)
+        REGISTRY[name] = Action(name, fn, host_only, login_required or host_only, on_loop)
         return fn
 
     return register
@@ -55,8 +60,7 @@ class UnknownAction(ShopFeedError):
     code = "unknown_action"
 
 
-def dispatch(ctx: RoomContext, name: str, payload: dict):
-    """Run one action synchronously (call it through database_sync_to_async)."""
+def _checked(ctx: RoomContext, name: str) -> Action:
     act = REGISTRY.get(name)
     if act is None:
         raise UnknownAction(f"Unknown action {name!r}.")
@@ -64,4 +68,22 @@ def dispatch(ctx: RoomContext, name: str, payload: dict):
         raise NotAllowed("Log in to do that.", code="login_required")
     if act.host_only and not (ctx.is_host or ctx.is_staff):
         raise NotAllowed("Only the host can do that.", code="host_only")
+    return act
+
+
+def dispatch(ctx: RoomContext, name: str, payload: dict):
+    """Run one synchronous action here (tests, scripts); the consumer uses adispatch()."""
+    act = _checked(ctx, name)
+    if act.on_loop:
+        from asgiref.sync import async_to_sync
+
+        return async_to_sync(act.handler)(ctx, payload)
     return act.handler(ctx, payload)
+
+
+async def adispatch(ctx: RoomContext, name: str, payload: dict):
+    """Run one action from the consumer: on the event loop, or in a database thread."""
+    act = _checked(ctx, name)
+    if act.on_loop:
+        return await act.handler(ctx, payload)
+    return await database_sync_to_async(act.handler)(ctx, payload)

@@ -37,6 +37,16 @@ return id
 """
 
 
+def redis_options() -> dict:
+    """Options for every Redis client of the room. redis-py 8 asks a RESP3 server for
+    maintenance notifications (`CLIENT MAINT_NOTIFICATIONS`, Redis Enterprise/Cloud only) on
+    every connect; Redis 7.0 refuses the command, which costs a round trip and, on a reconnect
+    under load, a failed connection. The room needs none of it."""
+    from redis.maint_notifications import MaintNotificationsConfig
+
+    return {"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+
+
 def channel_name(session_id: int) -> str:
     # Pub/sub channels are shared by every database of a Redis server (keys are not): name the
     # database in the channel so two deployments (or test runs) on one server never cross-talk.
@@ -72,7 +82,7 @@ class RedisBus:
 
         self.url = url
         self.window = window
-        self.client = redis.Redis.from_url(url)
+        self.client = redis.Redis.from_url(url, **redis_options())
         self._script = self.client.register_script(_PUBLISH_LUA)
 
     def publish(self, session_id: int, type_: str, data) -> int:
@@ -99,6 +109,21 @@ class RedisBus:
         return int(self.client.get(_keys(session_id)[0]) or 0)
 
 
+class AsyncPublisher:
+    """The same script from an asyncio Redis client: the room's own events (viewer counts)
+    are published from the event loop, with no thread hop."""
+
+    def __init__(self, client, window: int):
+        self.window = window
+        self._script = client.register_script(_PUBLISH_LUA)
+
+    async def publish(self, session_id: int, type_: str, data) -> int:
+        body = _check(type_, data)
+        return int(
+            await self._script(keys=_keys(session_id), args=[type_, _now_ms(), body, self.window])
+        )
+
+
 class MemoryBus:
     def __init__(self, window: int):
         self.window = window
@@ -115,11 +140,14 @@ class MemoryBus:
         if fn in self._listeners:
             self._listeners.remove(fn)
 
-    def publish(self, session_id: int, type_: str, data) -> int:
-        body = _check(type_, data)
+    def publish(self, session_id: int, type_: str, data, *, id_in_data: bool = False) -> int:
+        """With `id_in_data`, `data` (a dict) also carries the event id as "id" (a chat
+        message's id is its event's)."""
+        _check(type_, None)
         with self._lock:
             self._seq[session_id] += 1
             event_id = self._seq[session_id]
+            body = _check(type_, {"id": event_id, **data} if id_in_data else data)
             frame = f'{{"type":"{type_}","id":{event_id},"ts":{_now_ms()},"data":{body}}}'
             self._events[session_id].append((event_id, frame))
         for fn in list(self._listeners):

@@ -2,9 +2,11 @@
 
 It admits the socket (the session exists and is watchable; a banned user is refused), hands
 it to this process's room hub, sends the "hello" snapshot, replays what a reconnecting client
-missed, and turns client frames into actions (live.room.actions.dispatch) whose rules live in
-services. Admission is in admission.py, the snapshot in snapshot.py. Delivery of room events is
-the hub's job, not this consumer's: there is no Channels layer per socket (see hub.py for why).
+missed, and turns client frames into actions (live.room.actions.adispatch) whose rules live in
+services. Admission is in admission.py (from the room state the process keeps, state.py), the
+snapshot in snapshot.py and upkeep.py: joining does no database work per viewer. Delivery of
+room events is the hub's job, not this consumer's: there is no Channels layer per socket (see
+hub.py for why).
 """
 
 from __future__ import annotations
@@ -12,25 +14,26 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import time
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 
-from shopfeed import parsers
 from shopfeed.errors import ShopFeedError
 
 from . import actions
 from .admission import admit
 from .bus import get_bus
+from .frames import BadFrame, parse_client_frame
 from .hub import CLOSED, PENDING, RoomSocket, frame_id, get_hub
-from .snapshot import cached_snapshot
 
-MAX_FRAME = 4096  # characters a client frame may have
+logger = logging.getLogger(__name__)
+
 RESUME_GRACE = 0.3  # seconds a new socket waits for a "resume" before live delivery starts
 
 
@@ -67,36 +70,72 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
     _grace: asyncio.TimerHandle | None = None
     _floor = 0  # with sock.synced_upto: the socket has had every event id in between
 
+    async def __call__(self, scope, receive, send):
+        # Every way out (a close, a vanished client, an exception, the server shutting down and
+        # cancelling us) takes the socket out of its room: a socket left in would count as a
+        # viewer for as long as the process lives.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        sock, self.sock = self.sock, None
+        if sock is not None and sock.hub is not None:
+            sock.hub.leave(sock)
+
+    async def dispatch(self, message):
+        # Channels' dispatch first closes stale database connections through the one
+        # thread-sensitive executor: a thread hop per frame of every socket, all queued on one
+        # thread. The room does no database work on the event loop, and the actions that do
+        # run through database_sync_to_async, which closes them itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def websocket_connect(self, message):
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
         user = self.scope.get("user")
         # The model instance, not Channels' lazy wrapper, goes to services.
         user = AnonymousUser() if user is None else getattr(user, "_wrapped", user)
         self.user = user
-        admission = await database_sync_to_async(admit)(
-            session_id=self.session_id, user=user, viewer_key=_viewer_key(self.scope, user)
-        )
-        await self.accept()
-        if admission.refusal:
-            close_code, code, detail = admission.refusal
-            await self.send(_error(code, detail))
-            await self.close(close_code)
+        hub = get_hub()
+        try:
+            state = await hub.upkeep.admission_state(self.session_id)
+        except Exception:
+            logger.exception("live room: could not load session %s", self.session_id)
+            await self._refuse(1011, "unavailable", "The room is not available; try again.")
             return
+        admission = admit(state=state, user=user)
+        if admission.refusal:
+            await self._refuse(*admission.refusal)
+            return
+        await self.accept()
         self.ctx = actions.RoomContext(
             session_id=self.session_id,
             user=user,
             is_host=admission.is_host,
             is_staff=admission.is_staff,
         )
-        hub = get_hub()
         self.sock = RoomSocket(
             session_id=self.session_id,
             send=self.base_send,
             user_id=getattr(user, "pk", None),
             handle=admission.handle,
         )
-        last = await hub.join(self.sock)
-        await self._hello(last)
+        try:
+            await hub.join(self.sock, viewer_key=_viewer_key(self.scope, user))
+            await self._hello()
+        except Exception:
+            logger.exception("live room: could not join session %s", self.session_id)
+            self._release()
+            await self.send(_error("unavailable", "The room is not available; try again."))
+            await self.close(1011)
+            return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         if "last_id" in query:
             await self._resume(query["last_id"][0], ref=None)
@@ -105,11 +144,17 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
             # missed comes before live events, in order.
             self._grace = asyncio.get_running_loop().call_later(RESUME_GRACE, self._go_live)
 
-    async def _hello(self, last: int) -> None:
-        data = await cached_snapshot(self.session_id, last)
-        data["viewers"] = get_hub().viewers(self.session_id)
-        self.sock.push_text(_envelope("hello", data, event_id=last))
-        self.sock.synced_upto = self._floor = last
+    async def _refuse(self, close_code: int, code: str, detail: str) -> None:
+        await self.accept()
+        await self.send(_error(code, detail))
+        await self.close(close_code)
+
+    async def _hello(self) -> None:
+        """The room as of some event id, then (from activate()) every event after it."""
+        hub = get_hub()
+        hello = await hub.upkeep.hello(hub.room(self.session_id))
+        self.sock.push(hello)
+        self.sock.synced_upto = self._floor = hello.id
 
     def _go_live(self) -> None:
         self._grace = None
@@ -119,23 +164,10 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
     async def websocket_receive(self, message):
         if self.sock is None or self.sock.state is CLOSED:
             return
-        text = message.get("text")
-        if text is None:
-            self.sock.push_text(_error("bad_frame", "Send JSON text frames."))
-            return
-        if len(text) > MAX_FRAME:
-            self.sock.push_text(_error("too_large", f"Frames are at most {MAX_FRAME} characters."))
-            return
         try:
-            frame = parsers.loads(text)  # bounded depth, no NUL: never a RecursionError
-        except parsers.UnsafeJSON as exc:
-            self.sock.push_text(_error("bad_json", str(exc)))
-            return
-        except ValueError:
-            self.sock.push_text(_error("bad_json", "That frame is not valid JSON."))
-            return
-        if not isinstance(frame, dict) or not isinstance(frame.get("action"), str):
-            self.sock.push_text(_error("bad_frame", 'A frame is {"action": ..., ...}.'))
+            frame = parse_client_frame(message.get("text"))
+        except BadFrame as bad:
+            self.sock.push_text(_error(bad.code, bad.detail))
             return
         name = frame.pop("action")
         ref = frame.pop("ref", None)
@@ -148,11 +180,19 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
             return
         self._go_live_now()
         try:
-            await database_sync_to_async(actions.dispatch)(self.ctx, name, frame)
+            await actions.adispatch(self.ctx, name, frame)
         except ShopFeedError as exc:
-            self.sock.push_text(_error(exc.code, exc.message, ref))
+            self._reply(_error(exc.code, exc.message, ref))
         except ValidationError as exc:
-            self.sock.push_text(_error("invalid", " ".join(exc.messages), ref))
+            self._reply(_error("invalid", " ".join(exc.messages), ref))
+        except Exception:
+            # A bug, not the client's fault: say so and keep the socket (a 500 is a bug).
+            logger.exception("live room: action %r failed", name)
+            self._reply(_error("server_error", "Something went wrong on our side.", ref))
+
+    def _reply(self, text: str) -> None:
+        if self.sock is not None:
+            self.sock.push_text(text)
 
     def _go_live_now(self) -> None:
         if self._grace is not None:
@@ -186,7 +226,7 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
             )
             sock.push_text(_envelope("resync", {"reason": reason}))
             sock.pending = []
-            await self._hello(await hub.last_id(self.session_id))
+            await self._hello()
         else:
             # The socket has had every event in (floor, synced_upto]: send the rest, in order.
             floor, synced = self._floor, sock.synced_upto
@@ -200,8 +240,5 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
         hub.activate(sock)
 
     async def websocket_disconnect(self, message):
-        if self._grace is not None:
-            self._grace.cancel()
-        if self.sock is not None:
-            get_hub().leave(self.sock)
+        self._release()
         raise StopConsumer()

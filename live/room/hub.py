@@ -14,7 +14,9 @@ Fan-out is where live rooms break (DESIGN.md section 5): a Channels consumer per
 - a backpressured socket gets a bounded outbox drained by a task of its own, so one slow
   phone never stalls the room; past the bound it is closed (code 1013) and resumes by id;
 - viewer counts are coalesced: at most one "viewers" event a second per session across all
-  processes (a Redis lock decides which process publishes).
+  processes (a Redis lock decides which process publishes);
+- what a process keeps beside delivery (the cached room state, the shared hello, presence,
+  the batches written to the database) is in upkeep.py.
 
 The WebSocket process should run uvicorn with `--ws websockets-sansio` (its default) and
 `--ws-per-message-deflate false`: with compression every socket needs its own bytes and the
@@ -28,28 +30,26 @@ blip) is repaired from the bus's replay window before later frames go out.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import json
 import logging
 import os
-import time
 import types
 import uuid
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
-from .bus import MemoryBus, channel_name, get_bus
+from .bus import MemoryBus, channel_name, get_bus, redis_options
 from .bus import _keys as bus_keys
+from .pubsub import Subscription
+from .state import RoomState
+from .upkeep import Upkeep
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
-    from redis.asyncio.client import PubSub
-    from redis.commands.core import AsyncScript
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,6 @@ CLOSE_RESYNC = 1013
 CLOSE_BANNED = 4003
 
 VIEWERS_EVERY = 1.0  # seconds between "viewers" events of a session, across processes
-ROOM_LINGER = 10.0  # keep an emptied room's subscription this long (reconnect storms)
 
 
 def backlog_limit() -> int:
@@ -309,6 +308,14 @@ class Room:
         "members",
         "held",
         "viewers",
+        "state",
+        "state_task",
+        "state_gen",
+        "snapshot",
+        "snapshot_at",
+        "snapshot_gen",
+        "snapshot_task",
+        "hello",
     )
 
     def __init__(self, session_id: int):
@@ -320,35 +327,19 @@ class Room:
         self.members: tuple[RoomSocket, ...] | None = None  # cached snapshot of self.live
         self.held: list[str] | None = None  # frames waiting while a gap is repaired
         self.viewers: int | None = None  # the count in the last "viewers" event
+        # Kept by live.room.upkeep: the cached room state, the shared hello.
+        self.state: RoomState | None = None
+        self.state_task: asyncio.Task | None = None
+        self.state_gen = 0  # state events seen
+        self.snapshot: str | None = None
+        self.snapshot_at = 0.0
+        self.snapshot_gen = 0  # snapshot-changing events seen
+        self.snapshot_task: asyncio.Task | None = None
+        self.hello: tuple[int, int, Event] | None = None  # (event id, viewers, frame)
 
     @property
     def count(self) -> int:
         return len(self.live) + len(self.pending)
-
-
-_VIEWERS_LUA = """
-local now = tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. (now + tonumber(ARGV[4])))
-redis.call('PEXPIRE', KEYS[1], 600000)
-if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[5]) then
-  return -1
-end
-local total = 0
-local rows = redis.call('HGETALL', KEYS[1])
-for i = 1, #rows, 2 do
-  local count, expires = string.match(rows[i + 1], '^(%d+):(%d+)$')
-  if count == nil or tonumber(expires) < now then
-    redis.call('HDEL', KEYS[1], rows[i])
-  else
-    total = total + tonumber(count)
-  end
-end
-if redis.call('GET', KEYS[3]) == tostring(total) then
-  return -1
-end
-redis.call('SET', KEYS[3], total, 'EX', 86400)
-return total
-"""
 
 
 class Hub:
@@ -357,27 +348,29 @@ class Hub:
         self.rooms: dict[int, Room] = {}
         self.token = uuid.uuid4().hex[:12]  # this process, in the cross-process viewer count
         self.redis_url = settings.REDIS_URL
-        self._pubsub: PubSub | None = None
+        self.viewers_every = VIEWERS_EVERY
+        self._subscription: Subscription | None = None
         self._redis: Redis | None = None
-        self._viewers_script: AsyncScript | None = None
-        self._reader: asyncio.Task | None = None
-        self._ticker: asyncio.Task | None = None
-        self._confirm: dict[bytes, asyncio.Future] = {}
         self._memory_listener: Callable[[int, str], None] | None = None
-        self._published: dict[int, int] = {}  # MemoryBus: the count last published
-        self._reported: dict[int, int] = {}  # Redis: the count last written for this process
+        self.upkeep = Upkeep(self)
 
     # -- membership --------------------------------------------------------------------------
 
-    async def join(self, sock: RoomSocket) -> int:
-        """Add a socket (held until activate()); returns the bus's last id, read after the
-        subscription is active so that every later event reaches the socket."""
+    async def join(self, sock: RoomSocket, *, viewer_key: str | None = None) -> Room:
+        """Add a socket (held until activate(): every event from now on reaches it) once the
+        room's subscription is active; count its viewer."""
         room = self.attach(sock)
-        self._start_ticker()
-        await self._subscribe(room)
-        last = await self.last_id(sock.session_id)
-        sock.synced_upto = last
-        return last
+        self.upkeep.start()
+        await self.subscribe(room)
+        if viewer_key is not None:
+            self.upkeep.seen(sock.session_id, viewer_key)
+        return room
+
+    def room(self, session_id: int) -> Room:
+        room = self.rooms.get(session_id)
+        if room is None:
+            room = self.rooms[session_id] = Room(session_id)
+        return room
 
     async def last_id(self, session_id: int) -> int:
         """The bus's last event id for a session (no thread hop: asked on every connect)."""
@@ -390,20 +383,17 @@ class Hub:
         if self._redis is None:
             import redis.asyncio as aioredis
 
-            # Every connect asks for the last id: a connect storm must queue for a
-            # connection, not fail at redis-py's pool cap (DESIGN.md section 9).
+            # Chat, presence and resumes share it: a burst must queue for a connection, not
+            # fail at redis-py's pool cap (DESIGN.md section 9).
             pool = aioredis.BlockingConnectionPool.from_url(
-                self.redis_url, max_connections=32, timeout=20
+                self.redis_url, max_connections=32, timeout=20, **redis_options()
             )
             self._redis = aioredis.Redis(connection_pool=pool)
-            self._viewers_script = self._redis.register_script(_VIEWERS_LUA)
         return self._redis
 
     def attach(self, sock: RoomSocket) -> Room:
         """Count a socket in its room, frames held for it until activate()."""
-        room = self.rooms.get(sock.session_id)
-        if room is None:
-            room = self.rooms[sock.session_id] = Room(sock.session_id)
+        room = self.room(sock.session_id)
         sock.hub = self
         sock.state = PENDING
         room.pending.add(sock)
@@ -452,7 +442,11 @@ class Hub:
         room.pending.discard(sock)
         room.members = None
         if not room.count:
-            self.loop.call_later(ROOM_LINGER, self._maybe_drop, room)
+            self.drop_later(room)
+
+    def drop_later(self, room: Room) -> None:
+        """Drop an empty room's subscription after a while, unless a socket comes back."""
+        self.loop.call_later(settings.LIVE_ROOM_LINGER_SECONDS, self._maybe_drop, room)
 
     def viewers(self, session_id: int) -> int:
         """The room's last published viewer count (this process's own until there is one)."""
@@ -464,24 +458,23 @@ class Hub:
     def _maybe_drop(self, room: Room) -> None:
         if room.count or self.rooms.get(room.session_id) is not room:
             return
-        if room.session_id in self._published or room.session_id in self._reported:
-            # The ticker has not told the others this process has no viewers left yet.
+        if self.upkeep.holds(room.session_id):
+            # The heartbeat has not told the others this process has no viewers left yet.
             self.loop.call_later(VIEWERS_EVERY * 2, self._maybe_drop, room)
             return
         del self.rooms[room.session_id]
-        if self._pubsub is not None and room.ready is not None:
-            self.loop.create_task(self._unsubscribe(room.session_id))
+        if room.ready is not None:
+            self._unsubscribe(room.session_id)
 
     # -- the bus -----------------------------------------------------------------------------
 
-    async def _subscribe(self, room: Room) -> None:
+    async def subscribe(self, room: Room) -> None:
         """Subscribe once per room; then note the bus's last id, so that the room hands out
         every later event (each joiner's hello covers the earlier ones)."""
         if room.ready is not None:
             await asyncio.shield(room.ready)
             return
         ready = room.ready = self.loop.create_future()
-        channel = channel_name(room.session_id).encode()
         try:
             if not self.redis_url:
                 if self._memory_listener is None:
@@ -490,20 +483,10 @@ class Hub:
                     assert isinstance(bus, MemoryBus)  # no REDIS_URL: the in-process bus
                     bus.add_listener(self._memory_listener)
             else:
-                import redis.asyncio as aioredis
-
-                if self._pubsub is None:
-                    client = aioredis.Redis.from_url(self.redis_url, health_check_interval=30)
-                    self._pubsub = client.pubsub()
-                confirmed = self._confirm[channel] = self.loop.create_future()
-                await self._pubsub.subscribe(channel)
-                if self._reader is None:
-                    self._reader = self.loop.create_task(self._read())
-                await asyncio.wait_for(confirmed, 10)
+                await self._subscription_for().subscribe(channel_name(room.session_id).encode())
             room.last_id = max(room.last_id or 0, await self.last_id(room.session_id))
         except BaseException as exc:
             room.ready = None
-            self._confirm.pop(channel, None)
             if isinstance(exc, asyncio.CancelledError):
                 ready.cancel()
             else:
@@ -512,44 +495,38 @@ class Hub:
             raise
         ready.set_result(True)
 
-    async def _unsubscribe(self, session_id: int) -> None:
-        if self._pubsub is None:
-            return
-        with contextlib.suppress(Exception):
-            await self._pubsub.unsubscribe(channel_name(session_id))
+    def _subscription_for(self) -> Subscription:
+        if self._subscription is None:
+            self._subscription = Subscription(
+                self.redis_url,
+                on_messages=self._on_messages,
+                on_subscribed=self._on_subscribed,
+                ping_every=settings.LIVE_PUBSUB_PING_SECONDS,
+            )
+        return self._subscription
 
-    async def _read(self) -> None:
-        pubsub = self._pubsub
-        assert pubsub is not None  # started by _subscribe once the subscription exists
-        while True:
-            try:
-                msg = await pubsub.get_message(timeout=None)
-                batch = [msg]
-                # Take whatever else has already arrived: under load a room's frames go out
-                # together, one write per socket for several events (each its own message).
-                while msg is not None and len(batch) < 200:
-                    msg = await pubsub.get_message(timeout=0)
-                    batch.append(msg)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # redis-py reconnects and resubscribes
-                logger.exception("live hub: Redis pub/sub read failed; retrying")
-                await asyncio.sleep(1)
-                continue
-            frames: dict[int, list[str]] = {}
-            for msg in batch:
-                if msg is None:
-                    continue
-                kind = msg["type"]
-                if kind == "message":
-                    session_id = int(msg["channel"].rsplit(b":", 1)[1])
-                    frames.setdefault(session_id, []).append(msg["data"].decode())
-                elif kind == "subscribe":
-                    waiter = self._confirm.pop(msg["channel"], None)
-                    if waiter is not None and not waiter.done():
-                        waiter.set_result(True)
-            for session_id, texts in frames.items():
-                self.on_frames(session_id, texts)
+    def _unsubscribe(self, session_id: int) -> None:
+        if self._subscription is not None:
+            self._subscription.unsubscribe(channel_name(session_id).encode())
+
+    def _on_messages(self, channel: bytes, texts: list[bytes]) -> None:
+        self.on_frames(int(channel.rsplit(b":", 1)[1]), [t.decode() for t in texts])
+
+    def _on_subscribed(self, channel: bytes) -> None:
+        """A (re)subscription is active: fetch what was published while there was none."""
+        room = self.rooms.get(int(channel.rsplit(b":", 1)[1]))
+        if room is not None and room.last_id is not None and room.held is None:
+            self.loop.create_task(self._catch_up(room))
+
+    async def _catch_up(self, room: Room) -> None:
+        try:
+            last = await self.last_id(room.session_id)
+        except Exception:
+            logger.exception("live hub: could not read the last id after a resubscription")
+            return
+        if room.last_id is not None and last > room.last_id and room.held is None:
+            room.held = []
+            await self._repair(room, room.last_id)
 
     def _from_thread(self, session_id: int, frame: str) -> None:
         """MemoryBus listener: publish() runs in whichever thread committed."""
@@ -616,6 +593,7 @@ class Hub:
                 room.viewers = json.loads(text)["data"]["count"]
             elif text.startswith('{"type":"moderation"'):
                 self._moderation(room, text)
+        self.upkeep.on_events(room, events)
 
     async def _repair(self, room: Room, last: int) -> None:
         """A frame skipped ids (a pub/sub blip): fetch the missing ones from the replay window."""
@@ -642,53 +620,6 @@ class Hub:
             if sock.handle and sock.handle == handle:
                 sock.close(CLOSE_BANNED, "You are banned from this host's lives.")
 
-    # -- viewer counts -----------------------------------------------------------------------
-
-    def _start_ticker(self) -> None:
-        if self._ticker is None or self._ticker.done():
-            self._ticker = self.loop.create_task(self._tick_forever())
-
-    async def _tick_forever(self) -> None:
-        while True:
-            await asyncio.sleep(VIEWERS_EVERY)
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # counts are best effort; delivery is not
-                logger.exception("live hub: viewer count tick failed")
-
-    async def tick(self) -> None:
-        for session_id, room in list(self.rooms.items()):
-            count = room.count
-            if self.redis_url:
-                total = await self._redis_tick(session_id, count)
-            else:
-                total = count if self._published.get(session_id) != count else -1
-                if count:
-                    self._published[session_id] = count
-                else:
-                    self._published.pop(session_id, None)
-            if total >= 0:
-                await database_sync_to_async(_publish_viewers)(session_id, total)
-
-    async def _redis_tick(self, session_id: int, count: int) -> int:
-        if not count and session_id not in self._reported:
-            return -1
-        self._async_redis()
-        assert self._viewers_script is not None  # loaded by _async_redis()
-        tag = f"{{live:{session_id}}}"
-        now = int(time.time() * 1000)
-        total = await self._viewers_script(
-            keys=[f"{tag}:viewers", f"{tag}:viewers-tick", f"{tag}:viewers-last"],
-            args=[self.token, count, now, int(VIEWERS_EVERY * 5000), int(VIEWERS_EVERY * 1000)],
-        )
-        if count:
-            self._reported[session_id] = count
-        else:
-            self._reported.pop(session_id, None)
-        return int(total)
-
     # -- process tuning ----------------------------------------------------------------------
 
     @staticmethod
@@ -704,13 +635,6 @@ class Hub:
             gc.set_threshold(threshold, 20, 10)
 
 
-def _publish_viewers(session_id: int, total: int) -> None:
-    from live.models import LiveSession
-
-    LiveSession.objects.filter(pk=session_id, peak_viewers__lt=total).update(peak_viewers=total)
-    get_bus().publish(session_id, "viewers", {"count": total})
-
-
 _hub: Hub | None = None
 
 
@@ -719,9 +643,8 @@ def get_hub() -> Hub:
     global _hub
     loop = asyncio.get_running_loop()
     if _hub is None or _hub.loop is not loop:
-        if _hub is not None and _hub._memory_listener is not None:
-            bus = get_bus()
-            assert isinstance(bus, MemoryBus)  # the listener is only ever on the in-process bus
+        bus = get_bus()
+        if _hub is not None and _hub._memory_listener is not None and isinstance(bus, MemoryBus):
             bus.remove_listener(_hub._memory_listener)
         _hub = Hub(loop)
         Hub._tune_gc()

@@ -1,9 +1,14 @@
 """What a client draws the room from: one snapshot for the live page's first render and for
-each socket's "hello" (the same shapes as the protocol's events)."""
+each socket's "hello" (the same shapes as the protocol's events).
 
+A hello is built from the database once and shared: the hub keeps each session's snapshot
+(as JSON text) until an event that changes it goes by (a pin, a deal, the lineup, a purchase,
+the session's start or end; chat and viewer counts do not) or LIVE_SNAPSHOT_SECONDS pass
+(stock sold outside the live), and the frame for a given (event id, viewer count) is one
+string and one set of WebSocket bytes for every joiner (live.room.upkeep)."""
+
+import json
 import time
-
-from channels.db import database_sync_to_async
 
 from live import selectors
 from live.chat.selectors import chat_history
@@ -12,7 +17,8 @@ from live.selling.selectors import active_deal, deal_data
 
 from .bus import get_bus
 
-SNAPSHOT_TTL = 2.0  # seconds a session's snapshot may be reused while no event happened
+# Events that leave the snapshot as it was (anything else makes the next hello rebuild it).
+SNAPSHOT_NEUTRAL = frozenset({"chat.message", "chat.deleted", "viewers", "moderation", "notice"})
 
 
 def room_snapshot(session: LiveSession, *, last_id: int) -> dict:
@@ -40,8 +46,9 @@ def room_snapshot(session: LiveSession, *, last_id: int) -> dict:
 def page_snapshot(session: LiveSession) -> dict:
     """What the page starts from before the socket's "hello"."""
     # Read the bus position first: the socket resumes from it, so nothing after it is lost.
-    data = room_snapshot(session, last_id=get_bus().last_id(session.pk))
-    return {**data, "viewers": None, "chat": chat_history(session)}
+    last_id = get_bus().last_id(session.pk)
+    data = room_snapshot(session, last_id=last_id)
+    return {**data, "viewers": None, "chat": chat_history(session, upto=last_id)}
 
 
 def socket_snapshot(*, session_id: int, last_id: int) -> dict:
@@ -50,18 +57,21 @@ def socket_snapshot(*, session_id: int, last_id: int) -> dict:
     return {**room_snapshot(session, last_id=last_id), "viewers": 0}
 
 
-# A burst of viewers joining between two events gets the same snapshot: one build, not one each.
-_snapshots: dict[int, tuple[int, float, dict]] = {}
+def snapshot_body(session_id: int) -> str:
+    """A socket's hello data without `last_id` and `viewers`, as JSON text without its closing
+    brace (hello_text() completes it)."""
+    session = LiveSession.objects.select_related("host").get(pk=session_id)
+    data = room_snapshot(session, last_id=0)
+    del data["last_id"]
+    return _dumps(data)[:-1]
 
 
-async def cached_snapshot(session_id: int, last_id: int) -> dict:
-    cached = _snapshots.get(session_id)
-    if cached and cached[0] == last_id and time.monotonic() - cached[1] < SNAPSHOT_TTL:
-        return dict(cached[2])
-    data = await database_sync_to_async(socket_snapshot)(session_id=session_id, last_id=last_id)
-    now = time.monotonic()
-    if len(_snapshots) > 1000:
-        for stale in [k for k, v in _snapshots.items() if now - v[1] > SNAPSHOT_TTL]:
-            del _snapshots[stale]
-    _snapshots[session_id] = (last_id, now, data)
-    return dict(data)
+def hello_text(body: str, *, event_id: int, viewers: int) -> str:
+    return (
+        f'{{"type":"hello","id":{event_id},"ts":{int(time.time() * 1000)},"data":{body},'
+        f'"last_id":{event_id},"viewers":{viewers}}}}}'
+    )
+
+
+def _dumps(data) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)

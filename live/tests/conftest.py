@@ -25,7 +25,11 @@ ROOM_ENV = {
     "LIVE_CHAT_RATE": "3",
     "LIVE_CHAT_RATE_WINDOW": "2",
     "LIVE_REPLAY_WINDOW": "50",
+    "LIVE_VIEWERS_PERSIST_SECONDS": "1",
+    "LIVE_CHAT_FLUSH_SECONDS": "0.5",
     "LOG_LEVEL": "WARNING",
+    # Every test socket comes from 127.0.0.1; test_ws_security.py tests the limit itself.
+    "WS_CONNECT_RATE": "100000/min",
 }
 # Events that arrive on their own schedule; helpers skip them unless asked for.
 BACKGROUND = {"viewers"}
@@ -51,6 +55,24 @@ def _room_servers(django_db_setup, django_db_blocker):
     yield started
     for server in started.values():
         server.process.stop()
+    if started:
+        with django_db_blocker.unblock():
+            _wait_for_other_sessions_to_end()
+
+
+def _wait_for_other_sessions_to_end(timeout: float = 10) -> None:
+    """A stopped server's database sessions end a moment after it exits: wait for them, so
+    that the test database can be dropped."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+            if not cursor.fetchone()[0]:
+                return
+            time.sleep(0.1)
 
 
 @pytest.fixture
@@ -83,6 +105,18 @@ def asgi_server(_room_servers, redis_url, transactional_db, tmp_path_factory) ->
             raise RuntimeError(f"uvicorn did not start:\n{process.output()[-3000:]}") from None
         server = _room_servers[key] = Server(port=port, process=process)
     return server
+
+
+@pytest.fixture
+def room_servers(redis_url, transactional_db, tmp_path):
+    """Room servers of the test's own: `room_servers.start(**env)` (live/tests/room_support.py)."""
+    from live.tests.room_support import RoomServers
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a room server shares the test database only on PostgreSQL")
+    servers = RoomServers(redis_url, tmp_path)
+    yield servers
+    servers.stop_all()
 
 
 def reset_room(session_id: int) -> None:

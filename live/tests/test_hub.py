@@ -287,10 +287,27 @@ def test_without_redis_the_room_works_inside_one_process(memory_bus, shop):
                 got.append(event)
         for c in (viewer, chatter):
             await c.disconnect()
-        # The consumer's database thread keeps its connection; close it before teardown.
+        # The consumer's database thread and the hub's keep their connections; close them
+        # before teardown.
         await database_sync_to_async(connections.close_all)()
+        await hub_module.get_hub().upkeep.shutdown()
         return got
 
     got = asyncio.run(scenario())
     assert got[0]["data"]["text"] == "no redis"
     assert got[0]["id"] == 1
+
+
+def test_client_frames_deeper_than_the_limit_are_refused_before_parsing():
+    from live.room.frames import MAX_DEPTH, BadFrame, parse_client_frame
+
+    def frame(depth: int) -> str:
+        return '{"action":"x","v":' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+
+    assert parse_client_frame(frame(MAX_DEPTH))["action"] == "x"
+    with pytest.raises(BadFrame) as refused:
+        parse_client_frame(frame(MAX_DEPTH + 1))
+    assert refused.value.code == "too_deep"
+    # Brackets inside strings are text, not nesting.
+    text = '{"action":"chat.send","text":"' + "[{" * 60 + '\\"]"}'
+    assert parse_client_frame(text)["text"].startswith("[{[{")

@@ -163,7 +163,7 @@ def strict_server(_room_servers, redis_url, transactional_db, tmp_path_factory) 
             "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio",
             "--lifespan", "off", "--log-level", "warning",
         ]  # fmt: skip
-        env = child_env(REDIS_URL=redis_url, **ROOM_ENV, WS_CONNECT_RATE="3/min")
+        env = child_env(REDIS_URL=redis_url, **{**ROOM_ENV, "WS_CONNECT_RATE": "3/min"})
         process = Process(args, env, log)
         wait_for_port(port, timeout=30)
         server = _room_servers[key] = Server(port=port, process=process)
