@@ -59,6 +59,33 @@ PAGES = {
 }
 
 
+def _chat(session, user, text: str) -> None:
+    """Post through the room's real path (Redis script), then store the log as the room does."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import redis.asyncio as aioredis
+
+    from live.chat import log as chat_log
+    from live.room.bus import get_bus
+    from live.room.state import load_room_state
+
+    state = load_room_state(session.pk)
+
+    async def post():
+        client = aioredis.Redis.from_url(get_bus().url)
+        try:
+            log = chat_log.RedisChatLog(client)
+            await chat.send_message(log=log, state=state, user=user, text=text)
+        finally:
+            await client.aclose()
+
+    # Playwright's loop runs in this thread: the post gets a thread and a loop of its own.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, post()).result()
+    chat_log.flush_chat_log(session.pk)
+
+
 def seed() -> dict:
     """A creator's shop with photographed products, a live with a pinned product, a flash deal
     and chat, a follower, and an upcoming live."""
@@ -88,7 +115,7 @@ def seed() -> dict:
     session = sessions.go_live(session=session, by=mia)
     reset_room(session.pk)  # session ids restart with each test database; Redis remembers
     session = selling.pin_product(session=session, product=shirt, by=mia)
-    chat.post_message(session=session, user=sam, text="Does the shirt run large?")
+    _chat(session, sam, "Does the shirt run large?")
     selling.start_deal(
         session=session, product=tote, price_amount=1200, quantity=5, duration_seconds=300, by=mia
     )

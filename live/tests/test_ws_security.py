@@ -13,6 +13,7 @@ from live.models import ChatMessage
 from live.tests.conftest import ROOM_ENV, Server, reset_room, run
 from live.tests.selling_support import live_session, product_with_variant
 from shopfeed.accounts.tests.factories import UserFactory
+from shopfeed.testing import wait_until
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -91,7 +92,9 @@ def test_an_app_connects_with_a_ticket_and_chats_as_its_user(room, ana, ws_conne
     message = chat_as(socket)
 
     assert message["data"]["user"]["handle"] == "ana"
-    assert ChatMessage.objects.get(session=room).user == ana
+    # Chat is stored in batches a moment after it is sent (live.chat.log).
+    stored = wait_until(lambda: ChatMessage.objects.filter(session=room).first(), timeout=10)
+    assert stored.user == ana
 
 
 def test_a_page_of_our_origin_may_use_a_ticket_too(room, ana, ws_connect):
