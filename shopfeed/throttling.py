@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 
+from asgiref.sync import sync_to_async
 from axes.handlers import cache as axes_cache
 from django.conf import settings
 from django.core.cache import caches
@@ -142,3 +143,50 @@ def count_websocket_connect(ip: str) -> int | None:
     if count <= limit:
         return None
     return max(1, math.ceil((window + 1) * period - time.time()))
+
+
+# INCR and, for the window's first connect, EXPIRE: one round trip, atomic.
+_COUNT_CONNECT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+_async_clients: dict = {}
+
+
+async def acount_websocket_connect(ip: str) -> int | None:
+    """count_websocket_connect on the event loop: with Redis, one script on an asyncio client
+    (the same key in the `ratelimit` cache); a join storm must not queue a thread per socket."""
+    from django.core.cache.backends.redis import RedisCache
+
+    cache = ratelimit_cache()
+    if not isinstance(cache, RedisCache):
+        return await sync_to_async(count_websocket_connect, thread_sensitive=False)(ip)
+    limit, period = parse_rate(settings.WS_CONNECT_RATE)
+    window = int(time.time() // period)
+    key = cache.make_and_validate_key(f"ws-connect:{ip}:{window}")
+    count = int(await _async_client(cache).eval(_COUNT_CONNECT, 1, key, period + 1))
+    if count <= limit:
+        return None
+    return max(1, math.ceil((window + 1) * period - time.time()))
+
+
+def _async_client(cache):
+    import asyncio
+
+    import redis.asyncio as aioredis
+    from redis.maint_notifications import MaintNotificationsConfig
+
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        # A blocking pool: a storm of connects waits for a connection instead of failing past
+        # redis-py's default cap; Redis 7.0 refuses redis-py 8's maintenance handshake.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            cache._servers[0],
+            max_connections=16,
+            timeout=20,
+            maint_notifications_config=MaintNotificationsConfig(enabled=False),
+        )
+        client = _async_clients[loop] = aioredis.Redis(connection_pool=pool)
+    return client

@@ -19,7 +19,6 @@ when present, decides the user instead; an unknown one is refused, not treated a
 
 from urllib.parse import parse_qs, urlsplit
 
-from asgiref.sync import sync_to_async
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -130,9 +129,7 @@ class SocketGate:
 
     async def __call__(self, scope, receive, send):
         client = scope.get("client") or ("unknown", 0)
-        wait = await sync_to_async(throttling.count_websocket_connect, thread_sensitive=False)(
-            client[0]
-        )
+        wait = await throttling.acount_websocket_connect(client[0])
         if wait is not None:
             return await deny(
                 scope, receive, send, status=429, reason="Too many connections; try again later.",
