@@ -332,7 +332,8 @@ def plain_main(args: list[str]) -> None:
 # --- the publisher for the room (a process of its own, like a service) ----------------------
 
 
-def publish_main(args: list[str]) -> None:
+def publish_main(args: list[str], *, type_: str = "bench", text: str = TEXT) -> None:
+    """Publish `count` events to a session at `rate` a second, each stamped with its send time."""
     session_id, rate, count = int(args[0]), float(args[1]), int(args[2])
     os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS
     import django
@@ -345,7 +346,7 @@ def publish_main(args: list[str]) -> None:
     start, wall = time.monotonic(), time.time()
     for seq in range(count):
         time.sleep(max(0, start + seq * delay - time.monotonic()))
-        bus.publish(session_id, "bench", {"seq": seq, "t": wall + seq * delay, "text": TEXT})
+        bus.publish(session_id, type_, {"seq": seq, "t": wall + seq * delay, "text": text})
     print("done", flush=True)
 
 

@@ -36,6 +36,7 @@ import tempfile
 import time
 from array import array
 
+from bench import fanout
 from bench.fanout import (
     HOST,
     SETTINGS,
@@ -432,20 +433,8 @@ def plain_main(args: list[str]) -> None:
 
 
 def publish_main(args: list[str]) -> None:
-    session_id, rate, count = int(args[0]), float(args[1]), int(args[2])
-    os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS
-    import django
-
-    django.setup()
-    from live.room.bus import get_bus
-
-    bus = get_bus()
-    delay = 1 / rate
-    start, wall = time.monotonic(), time.time()
-    for seq in range(count):
-        time.sleep(max(0, start + seq * delay - time.monotonic()))
-        bus.publish(session_id, "notice", {"seq": seq, "t": wall + seq * delay, "text": NOTICE})
-    print("done", flush=True)
+    # The fan-out bench's publisher, sending the room's own "notice" events.
+    fanout.publish_main(args, type_="notice", text=NOTICE)
 
 
 # --- the orchestration (inside `python -m bench`) ----------------------------------------------
