@@ -331,6 +331,13 @@ LIVE_PRESENCE_TTL_SECONDS = env.float("LIVE_PRESENCE_TTL_SECONDS", default=5.0)
 LIVE_VIEWERS_PERSIST_SECONDS = env.float("LIVE_VIEWERS_PERSIST_SECONDS", default=5.0)
 # How often each web process stores the chat messages waiting in its rooms' Redis chat logs.
 LIVE_CHAT_FLUSH_SECONDS = env.float("LIVE_CHAT_FLUSH_SECONDS", default=1.0)
+# Chat past what a screen can show (live/chat/batching.py): at most one chat frame per socket
+# per tick; at most SHOWN_PER_SECOND messages a second per viewer (BURST saved up), above which
+# each of SAMPLE_GROUPS groups of viewers sees its own sample. Other events are never held.
+LIVE_CHAT_TICK_SECONDS = env.float("LIVE_CHAT_TICK_SECONDS", default=0.1)
+LIVE_CHAT_SHOWN_PER_SECOND = env.float("LIVE_CHAT_SHOWN_PER_SECOND", default=60.0)
+LIVE_CHAT_SHOWN_BURST = env.float("LIVE_CHAT_SHOWN_BURST", default=2 * LIVE_CHAT_SHOWN_PER_SECOND)
+LIVE_CHAT_SAMPLE_GROUPS = env.int("LIVE_CHAT_SAMPLE_GROUPS", default=8)
 # A process reloads a room's cached state (session, restrictions, blocked words) this often;
 # the room's own events keep it current in between.
 LIVE_ROOM_STATE_SECONDS = env.float("LIVE_ROOM_STATE_SECONDS", default=30.0)

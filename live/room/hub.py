@@ -42,6 +42,8 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from live.chat.batching import ChatBatcher, ChatFlush, batch_text, is_chat
+
 from .bus import MemoryBus, channel_name, get_bus, redis_options
 from .bus import _keys as bus_keys
 from .pubsub import Subscription
@@ -75,15 +77,33 @@ def frame_id(frame: str) -> int:
 
 
 class Event:
-    """One frame, prepared once for every socket: ASGI message and raw WebSocket bytes."""
+    """One frame, prepared once for every socket: ASGI message and raw WebSocket bytes. A chat
+    batch (live.chat.batching) also knows the first id it covers and the messages it shows."""
 
-    __slots__ = ("id", "text", "_msg", "_raw")
+    __slots__ = ("id", "text", "_msg", "_raw", "first", "parts")
 
-    def __init__(self, text: str, event_id: int | None = None):
+    def __init__(
+        self,
+        text: str,
+        event_id: int | None = None,
+        first: int | None = None,
+        parts: tuple[Event, ...] | None = None,
+    ):
         self.id = event_id
         self.text = text
         self._msg: dict | None = None
         self._raw: bytes | None = None
+        self.first = first
+        self.parts = parts
+
+    def after(self, event_id: int) -> Event:
+        """This chat batch without the messages up to `event_id` (a socket that has them)."""
+        assert self.parts is not None
+        assert self.id is not None
+        kept = [p for p in self.parts if p.id is not None and p.id > event_id]
+        omitted = self.id - event_id - len(kept)
+        text = batch_text(event_id + 1, self.id, [p.text for p in kept], omitted)
+        return Event(text, self.id, event_id + 1, tuple(kept))
 
     @property
     def msg(self) -> dict:
@@ -182,6 +202,7 @@ class RoomSocket:
         "synced_upto",
         "closed_with",
         "hub",
+        "group",
     )
 
     def __init__(self, *, session_id: int, send, user_id=None, handle: str | None = None):
@@ -197,6 +218,7 @@ class RoomSocket:
         self.synced_upto = 0  # every event id <= this (and > hello's) was handed to it
         self.closed_with: int | None = None
         self.hub: Hub | None = None
+        self.group = 0  # its chat sample group in the room (live.chat.batching)
 
     # Writes. Every frame to a socket goes through push() so that the order is one.
 
@@ -316,6 +338,8 @@ class Room:
         "snapshot_gen",
         "snapshot_task",
         "hello",
+        "chat",
+        "next_group",
     )
 
     def __init__(self, session_id: int):
@@ -336,6 +360,22 @@ class Room:
         self.snapshot_gen = 0  # snapshot-changing events seen
         self.snapshot_task: asyncio.Task | None = None
         self.hello: tuple[int, int, Event] | None = None  # (event id, viewers, frame)
+        self.chat = ChatBatcher(
+            make_event=Event,
+            tick=settings.LIVE_CHAT_TICK_SECONDS,
+            shown_per_second=settings.LIVE_CHAT_SHOWN_PER_SECOND,
+            burst=settings.LIVE_CHAT_SHOWN_BURST,
+            groups=settings.LIVE_CHAT_SAMPLE_GROUPS,
+        )
+        self.next_group = 0
+
+    @property
+    def written_id(self) -> int:
+        """The last event id handed to the live sockets (chat waiting for its tick is not)."""
+        pending = self.chat.pending
+        if pending:
+            return pending[0].id - 1
+        return self.last_id or 0
 
     @property
     def count(self) -> int:
@@ -396,6 +436,8 @@ class Hub:
         room = self.room(sock.session_id)
         sock.hub = self
         sock.state = PENDING
+        sock.group = room.next_group
+        room.next_group = (room.next_group + 1) % room.chat.groups
         room.pending.add(sock)
         return room
 
@@ -408,18 +450,26 @@ class Hub:
         room.members = None
         room.pending.add(sock)
         sock.state = PENDING
-        sock.synced_upto = max(sock.synced_upto, room.last_id or 0)
+        sock.synced_upto = max(sock.synced_upto, room.written_id)
 
     def activate(self, sock: RoomSocket) -> None:
         """Hand a held socket the frames it has not had, then put it on live delivery."""
         room = self.rooms.get(sock.session_id)
         if room is None or sock.state is not PENDING:
             return
+        chat = room.chat.pending
+        if chat and chat[0].id <= sock.synced_upto:
+            # It already has some of the chat waiting for the tick (a replay): send that chat
+            # now, while this socket still holds, so that it is trimmed below.
+            self.write(room, [self._flush_chat(room)])
         held, sock.pending = sock.pending, []
         for ev in held:
-            if ev.id is not None and ev.id > sock.synced_upto:
+            event_id = ev.id
+            if event_id is not None and event_id > sock.synced_upto:
+                if ev.first is not None and ev.first <= sock.synced_upto:
+                    ev = ev.after(sock.synced_upto)
                 sock.push(ev)
-                sock.synced_upto = ev.id
+                sock.synced_upto = event_id
         if sock.state is CLOSED:
             return
         room.pending.discard(sock)
@@ -463,6 +513,7 @@ class Hub:
             self.loop.call_later(VIEWERS_EVERY * 2, self._maybe_drop, room)
             return
         del self.rooms[room.session_id]
+        room.chat.drop()
         if room.ready is not None:
             self._unsubscribe(room.session_id)
 
@@ -564,20 +615,64 @@ class Hub:
         self.deliver(room, events)
 
     def deliver(self, room: Room, events: list[Event]) -> None:
+        """Write a run of the room's events to its sockets, in order: chat gathered for its tick
+        (live.chat.batching), everything else at once, after any chat still waiting."""
+        chat = room.chat
+        out: list[Event | ChatFlush] = []
+        for ev in events:
+            if is_chat(ev.text):
+                chat.add(ev)
+                continue
+            if chat.pending:
+                out.append(self._flush_chat(room))
+            out.append(ev)
+        if chat.pending:
+            if chat.due(self.loop.time()):
+                out.append(self._flush_chat(room))
+            elif chat.timer is None:
+                chat.timer = self.loop.call_at(chat.next_at, self._chat_tick, room)
+        if out:
+            self.write(room, out)
+        for ev in events:
+            text = ev.text
+            if text.startswith('{"type":"viewers"'):
+                room.viewers = json.loads(text)["data"]["count"]
+            elif text.startswith('{"type":"moderation"'):
+                self._moderation(room, text)
+        self.upkeep.on_events(room, events)
+
+    def _flush_chat(self, room: Room) -> Event | ChatFlush:
+        state = room.state
+        flush = room.chat.flush(self.loop.time(), host_handle=state.host_handle if state else "")
+        return flush.full if flush.full is not None else flush
+
+    def _chat_tick(self, room: Room) -> None:
+        room.chat.timer = None
+        if self.rooms.get(room.session_id) is room and room.chat.pending:
+            self.write(room, [self._flush_chat(room)])
+
+    def write(self, room: Room, out: list[Event | ChatFlush]) -> None:
+        """Hand frames to every socket of the room: a shared frame as it is, a sampled chat flush
+        as the frame of the socket's sample group (or its sender's own)."""
         limit = backlog_limit()
+        sampled = any(isinstance(item, ChatFlush) for item in out)
         for sock in tuple(room.pending) if room.pending else ():
-            if len(sock.pending) + len(events) > limit:
+            mine = self._frames_for(sock, out) if sampled else out
+            if len(sock.pending) + len(mine) > limit:
                 sock.close(CLOSE_TOO_SLOW, "Too far behind; reconnect and resume.")
             else:
-                sock.pending.extend(events)
+                sock.pending.extend(mine)  # type: ignore[arg-type]
         members = room.members
         if members is None:
             members = room.members = tuple(room.live)
-        if len(events) == 1:
-            ev = events[0]
+        if sampled:
+            self._write_sampled(members, out)
+        elif len(out) == 1:
+            ev = out[0]
             for sock in members:
-                sock.push(ev)
+                sock.push(ev)  # type: ignore[arg-type]
         else:
+            events: list[Event] = out  # type: ignore[assignment]
             joined = None
             for sock in members:
                 if sock.proto is not None:
@@ -587,13 +682,40 @@ class Hub:
                 else:
                     for ev in events:
                         sock.push(ev)
-        for ev in events:
-            text = ev.text
-            if text.startswith('{"type":"viewers"'):
-                room.viewers = json.loads(text)["data"]["count"]
-            elif text.startswith('{"type":"moderation"'):
-                self._moderation(room, text)
-        self.upkeep.on_events(room, events)
+
+    @staticmethod
+    def _frames_for(sock: RoomSocket, out: list[Event | ChatFlush]) -> list[Event]:
+        return [
+            item.frame(item.key(sock.group, sock.handle)) if isinstance(item, ChatFlush) else item
+            for item in out
+        ]
+
+    @staticmethod
+    def _write_sampled(members: tuple[RoomSocket, ...], out: list[Event | ChatFlush]) -> None:
+        # One list of frames (and one joined write) per combination of sample keys: a handful
+        # of groups plus the senders of this tick, whatever the number of sockets.
+        flushes = [item for item in out if isinstance(item, ChatFlush)]
+        cache: dict[tuple, tuple[list[Event], bytes | None]] = {}
+        for sock in members:
+            key = tuple(f.key(sock.group, sock.handle) for f in flushes)
+            got = cache.get(key)
+            if got is None:
+                frames: list[Event] = []
+                keys = iter(key)
+                for item in out:
+                    frames.append(item.frame(next(keys)) if isinstance(item, ChatFlush) else item)
+                got = cache[key] = (frames, None)
+            frames, joined = got
+            if len(frames) == 1:
+                sock.push(frames[0])
+            elif sock.proto is not None:
+                if joined is None:
+                    joined = b"".join(ev.raw for ev in frames)
+                    cache[key] = (frames, joined)
+                sock.push_many(frames, joined)
+            else:
+                for ev in frames:
+                    sock.push(ev)
 
     async def _repair(self, room: Room, last: int) -> None:
         """A frame skipped ids (a pub/sub blip): fetch the missing ones from the replay window."""
@@ -604,6 +726,7 @@ class Hub:
             frames = None
         held, room.held = room.held or [], None
         if frames is None:
+            room.chat.drop()
             logger.warning("live hub: session %s lost events; clients resync", room.session_id)
             for sock in list(room.live | room.pending):
                 sock.close(CLOSE_RESYNC, "Missed events; reconnect and resume.")

@@ -175,14 +175,16 @@ class Upkeep:
             time.monotonic() - room.snapshot_at < settings.LIVE_SNAPSHOT_SECONDS
         )
         if fresh:
-            body, event_id = room.snapshot, room.last_id
+            # As of the last event written to the sockets: chat still waiting for its tick
+            # (live.chat.batching) reaches this socket with the rest of the room.
+            body, event_id = room.snapshot, room.written_id
         else:
             if room.snapshot_task is None:
                 room.snapshot_task = self.loop.create_task(self._build_snapshot(room))
             body, generation, as_of = await asyncio.shield(room.snapshot_task)
             # Valid as of now if nothing that changes it went by during the build; otherwise
             # as of where the build began, and the socket gets the events since.
-            event_id = room.last_id if room.snapshot_gen == generation else as_of
+            event_id = room.written_id if room.snapshot_gen == generation else as_of
         cached = room.hello
         if cached is not None and cached[0] == event_id and cached[1] == viewers:
             return cached[2]
@@ -191,7 +193,7 @@ class Upkeep:
         return ev
 
     async def _build_snapshot(self, room: Room) -> tuple[str, int, int]:
-        generation, as_of = room.snapshot_gen, room.last_id
+        generation, as_of = room.snapshot_gen, room.written_id
         try:
             body = await self.run_sync(snapshot_body, room.session_id)
         finally:

@@ -141,6 +141,8 @@ class RoomClient:
         self.url, self.headers, self.origin = url, headers, origin
         self.ws = None
         self.seen: list[dict] = []  # every event received, background ones included
+        self.frames: list[dict] = []  # every frame as sent (a chat batch as one)
+        self._unpacked: list[dict] = []  # events of a chat batch not returned yet
 
     async def __aenter__(self) -> RoomClient:
         from websockets.asyncio.client import connect
@@ -157,7 +159,18 @@ class RoomClient:
         await self.ws.send(json.dumps({"action": action, **payload}))
 
     async def recv(self, timeout: float = 5) -> dict:
-        event = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+        """The next event; a "chat.batch" frame is unpacked into its chat messages, as the live
+        page does (live/chat/batching.py)."""
+        deadline = time.monotonic() + timeout
+        while not self._unpacked:
+            left = max(0.01, deadline - time.monotonic())
+            frame = json.loads(await asyncio.wait_for(self.ws.recv(), left))
+            self.frames.append(frame)
+            if frame["type"] == "chat.batch":
+                self._unpacked.extend(frame["data"]["events"])
+            else:
+                self._unpacked.append(frame)
+        event = self._unpacked.pop(0)
         self.seen.append(event)
         return event
 

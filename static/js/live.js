@@ -6,7 +6,8 @@
  * connect resumes from the last event id this page has (the page itself carries the id it was
  * rendered at, with the recent chat): /ws/live/<id>/?last_id=n, and the server replays
  * exactly what followed, or says "resync" and sends a fresh "hello". Reconnects back off
- * exponentially, with jitter.
+ * exponentially, with jitter. Chat may come as "chat.batch" frames carrying several
+ * "chat.message" envelopes (live/chat/batching.py).
  */
 (function () {
   "use strict";
@@ -344,6 +345,24 @@
     if (stick) list.scrollTop = list.scrollHeight;
   }
 
+  // Shown while the room samples its chat (more messages than a screen can show).
+  let busyTimer = null;
+  function setChatBusy(busy) {
+    const list = $("chat-list");
+    if (!list) return;
+    let note = $("chat-busy");
+    if (!note) {
+      note = el("p", { id: "chat-busy", class: "muted small", role: "status", hidden: true,
+        text: "Chat is very busy: showing some of the messages." });
+      list.after(note);
+    }
+    if (busy) {
+      note.hidden = false;
+      clearTimeout(busyTimer);
+      busyTimer = setTimeout(() => { note.hidden = true; }, 5000);
+    }
+  }
+
   function setChatBlocked(text) {
     const form = $("chat-form");
     if (!form) return;
@@ -439,6 +458,18 @@
     }
     if (frame.type === "resync") {
       state.lastId = null; // the window moved on; the fresh hello that follows is our start
+      return;
+    }
+    if (frame.type === "chat.batch") {
+      // Several chat messages in one frame, each with its own id. Ids from data.from to the
+      // frame's id that it does not carry were left out on purpose (a busy room shows each
+      // viewer a sample), not lost: resume from the frame's id.
+      const d = frame.data || {};
+      for (const ev of d.events || []) onFrame(ev);
+      if (typeof frame.id === "number" && (state.lastId === null || frame.id > state.lastId)) {
+        state.lastId = frame.id;
+      }
+      setChatBusy(d.omitted > 0);
       return;
     }
     if (typeof frame.id === "number") {
