@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
 import os
 import statistics
 import sys
@@ -53,6 +54,8 @@ from bench.fanout import (
 HOST_HANDLE = "benchroom"
 CHATTER = "benchchat{}"
 NOTICE = "Flash deal on the linen shirt in 10 minutes, stay tuned! "  # a server event's text
+# Server events the viewers time: the room's notices and, in the chat flood, purchases.
+EVENT_PREFIXES = (b'{"type":"notice"', b'{"type":"purchase"')
 
 
 def _env(name: str, default: str) -> str:
@@ -80,6 +83,7 @@ class _Conn(asyncio.Protocol):
         self.closed = False
         self.ready = asyncio.get_running_loop().create_future()
         self.transport = None
+        self.close_code = 0  # from the server's close frame
 
     def connection_made(self, transport):
         self.transport = transport
@@ -125,6 +129,8 @@ class _Conn(asyncio.Protocol):
             elif opcode == 9:
                 self._send(0xA, buf[start:end])
             elif opcode == 8:
+                if end - start >= 2:
+                    self.close_code = int.from_bytes(buf[start : start + 2], "big")
                 self.transport.close()
             pos = end
         self.buf = buf[pos:] if pos < size else b""
@@ -248,21 +254,34 @@ class _Viewer(_Conn):
         if buf.startswith(b'{"type":"hello"', start):
             self.last_id = event_id
             return
-        if self.last_id is not None and event_id != self.last_id + 1:
-            stats["gaps"] += 1
-        self.last_id = event_id
-        if buf.startswith(b'{"type":"chat.message"', start):
+        first = event_id
+        if buf.startswith(b'{"type":"chat.batch"', start):
+            # Several chat messages; the ids from..id it does not carry were sampled away.
+            i = buf.index(b'"from":', start) + 7
+            first = int(buf[i : buf.index(b",", i)])
+            stats["chats"] += buf.count(b'{"type":"chat.message"', start, end)
+            stats["chat_frames"] += 1
+        elif buf.startswith(b'{"type":"chat.message"', start):
             stats["chats"] += 1
-        elif buf.startswith(b'{"type":"notice"', start):
+            stats["chat_frames"] += 1
+        elif buf.startswith(EVENT_PREFIXES, start):
             i = buf.index(b'"t":', start) + 4
             sent = float(buf[i : buf.index(b",", i)])
             stats["events"] += 1
             stats["latencies"].append((time.time() - sent) * 1000)
+        if self.last_id is not None and first != self.last_id + 1:
+            stats["gaps"] += 1
+        self.last_id = event_id
         stats["last"] = time.monotonic()
 
 
+def _fresh_stats() -> dict:
+    return {"chats": 0, "chat_frames": 0, "events": 0, "gaps": 0, "latencies": array("d"),
+            "last": 0.0, "first": 0.0}  # fmt: skip
+
+
 async def _viewers(port: int, path: str, n: int) -> None:
-    stats = {"chats": 0, "events": 0, "gaps": 0, "latencies": array("d"), "last": 0.0}
+    stats = _fresh_stats()
     gate = asyncio.Semaphore(256)
 
     async def one():
@@ -271,25 +290,38 @@ async def _viewers(port: int, path: str, n: int) -> None:
 
     viewers = [v for v in await asyncio.gather(*(one() for _ in range(n))) if v is not None]
     print(f"ready {len(viewers)}", flush=True)
-    # Until told the scenario is over (a line on stdin), then until 3 s of quiet.
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    while time.monotonic() - stats["last"] < 3:
-        await asyncio.sleep(0.2)
-    closed = sum(1 for v in viewers if v.closed)
-    print(
-        "result "
-        + json.dumps(
-            {
-                "viewers": len(viewers),
-                "closed": closed,
-                "chats": stats["chats"],
-                "events": stats["events"],
-                "gaps": stats["gaps"],
-                "quantiles": _quantiles(stats["latencies"]),
-            }
-        ),
-        flush=True,
-    )
+    loop = asyncio.get_running_loop()
+    # Each line on stdin ends a measurement ("quit" ends the process): report once 3 s pass
+    # without a frame (at most 60 s), then start counting afresh on the same sockets.
+    while True:
+        started = time.monotonic()
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line or line.strip() == "quit":
+            break
+        told = time.monotonic()
+        while time.monotonic() - max(stats["last"], told) < 3 and time.monotonic() - told < 60:
+            await asyncio.sleep(0.2)
+        closed = sum(1 for v in viewers if v.closed)
+        print(
+            "result "
+            + json.dumps(
+                {
+                    "viewers": len(viewers),
+                    "closed": closed,
+                    "closed_1011": sum(1 for v in viewers if v.close_code == 1011),
+                    "chats": stats["chats"],
+                    "chat_frames": stats["chat_frames"],
+                    "events": stats["events"],
+                    "gaps": stats["gaps"],
+                    "seconds": max(1e-6, stats["last"] - started),
+                    "quantiles": _quantiles(stats["latencies"]),
+                }
+            ),
+            flush=True,
+        )
+        fresh = _fresh_stats()
+        stats.clear()
+        stats.update(fresh)
     for v in viewers:
         v.transport.close()
 
@@ -303,14 +335,16 @@ class _Chatter(_Conn):
         self.sent: dict[int, float] = {}
 
     def on_text(self, buf, start, end):
-        if buf.startswith(b'{"type":"chat.message"', start):
+        if buf.startswith((b'{"type":"chat.message"', b'{"type":"chat.batch"'), start):
+            # Its own messages, alone or in a batch (a sender always gets all of its own).
             i = buf.find(self.prefix, start, end)
-            if i >= 0:
+            while i >= 0:
                 j = i + len(self.prefix)
                 n = int(buf[j : buf.index(b'"', j)])
                 sent = self.sent.pop(n, None)
                 if sent is not None:
                     self.stats["rtts"].append((time.monotonic() - sent) * 1000)
+                i = buf.find(self.prefix, j, end)
         elif buf.startswith(b'{"type":"error"', start):
             if buf.find(b"rate_limited", start, end) >= 0:
                 self.stats["refused"] += 1
@@ -433,8 +467,10 @@ def plain_main(args: list[str]) -> None:
 
 
 def publish_main(args: list[str]) -> None:
-    # The fan-out bench's publisher, sending the room's own "notice" events.
-    fanout.publish_main(args, type_="notice", text=NOTICE)
+    # The fan-out bench's publisher, sending the room's own "notice" events (or another type
+    # given as a fourth argument: "purchase" in the chat flood).
+    type_ = args[3] if len(args) > 3 else "notice"
+    fanout.publish_main(args[:3], type_=type_, text=NOTICE)
 
 
 # --- the orchestration (inside `python -m bench`) ----------------------------------------------
@@ -477,20 +513,21 @@ def _reset_redis(redis_url: str, session_id: int) -> None:
 class _Servers:
     """The room (uvicorn) and the plain server, started once for all rounds."""
 
-    def __init__(self, redis_url: str, hello_size: int):
+    def __init__(self, redis_url: str, hello_size: int, room_env: dict | None = None):
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": SETTINGS,
             "REDIS_URL": redis_url,
             "PYTHONUNBUFFERED": "1",
         }
+        room_env = {**self.env, **(room_env or {})}
         self.room_port, self.plain_port = _free_port(), _free_port()
         log = _env("BENCH_ROOM_LOG", "")
         self.logs = [
             open(log, "w+") if log else tempfile.NamedTemporaryFile("w+", suffix=".log"),  # noqa: SIM115
             tempfile.NamedTemporaryFile("w+", suffix=".log"),  # noqa: SIM115
         ]
-        self.room = _spawn(_room_command("uvicorn", self.room_port), self.env, self.logs[0])
+        self.room = _spawn(_room_command("uvicorn", self.room_port), room_env, self.logs[0])
         plain_args = [sys.executable, "-m", "bench.room", "plain", str(self.plain_port),
                       str(hello_size)]  # fmt: skip
         self.plain = _spawn(plain_args, self.env, self.logs[1])
@@ -595,16 +632,49 @@ def run_chat(**_ignored):
     return _run("room_chat")
 
 
+def run_flood(**_ignored):
+    return _run("room_flood")
+
+
+def _config(flood: bool):
+    """(viewers, chatters, every, event rate, seconds, rounds, client processes, room env)."""
+    n = int(_env("BENCH_ROOM_VIEWERS", "3000"))
+    chatters = int(_env("BENCH_FLOOD_CHATTERS" if flood else "BENCH_ROOM_CHATTERS",
+                        "250" if flood else "100"))  # fmt: skip
+    every = float(_env("BENCH_FLOOD_CHAT_EVERY" if flood else "BENCH_ROOM_CHAT_EVERY",
+                       "0.5" if flood else "2"))  # fmt: skip
+    rate = float(_env("BENCH_ROOM_EVENT_RATE", "20"))
+    seconds = float(_env("BENCH_FLOOD_SECONDS" if flood else "BENCH_ROOM_SECONDS",
+                         "10" if flood else "20"))  # fmt: skip
+    rounds = int(_env("BENCH_ROOM_ROUNDS", "2"))
+    clients = int(_env("BENCH_ROOM_CLIENTS", "2"))
+    room_env = {}
+    if flood:
+        # Each flood chatter sends 1/every messages a second, more than a person may (the
+        # default is 5 per 10 s): the room's limit is raised for this run, with room to spare.
+        room_env = {"LIVE_CHAT_RATE": str(max(5, math.ceil(15 / every))),
+                    "LIVE_CHAT_RATE_WINDOW": "10"}  # fmt: skip
+    return n, chatters, every, rate, seconds, rounds, clients, room_env
+
+
+def _wait_stored(session_id: int, before: int, acked: int) -> tuple[int, float]:
+    """Chat rows stored since `before` once they reach `acked` (or after 30 s), and how long."""
+    from live.models import ChatMessage
+
+    started, stored = time.monotonic(), 0
+    while time.monotonic() - started < 30:
+        stored = ChatMessage.objects.filter(session_id=session_id).count() - before
+        if stored >= acked:
+            break
+        time.sleep(0.2)
+    return stored, time.monotonic() - started
+
+
 def _run(which: str):
     from bench.load import LoadResult
 
-    n = int(_env("BENCH_ROOM_VIEWERS", "3000"))
-    chatters = int(_env("BENCH_ROOM_CHATTERS", "100"))
-    every = float(_env("BENCH_ROOM_CHAT_EVERY", "2"))
-    rate = float(_env("BENCH_ROOM_EVENT_RATE", "20"))
-    seconds = float(_env("BENCH_ROOM_SECONDS", "20"))
-    rounds = int(_env("BENCH_ROOM_ROUNDS", "2"))
-    clients = int(_env("BENCH_ROOM_CLIENTS", "2"))
+    flood = which == "room_flood"
+    n, chatters, every, rate, seconds, rounds, clients, room_env = _config(flood)
     redis_url = _env("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
     raise_nofile(n * 2 + 2000)
 
@@ -620,7 +690,7 @@ def _run(which: str):
 
     from live.models import ChatMessage
 
-    servers = _Servers(redis_url, hello_size=700)
+    servers = _Servers(redis_url, hello_size=700, room_env=room_env)
     env = {**servers.env}
     room_path = f"/ws/live/{session_id}/"
     failed = True
@@ -630,6 +700,10 @@ def _run(which: str):
             order = [("plain websockets", servers.plain_port), ("live room", servers.room_port)]
             if r % 2:
                 order.reverse()
+            if flood:
+                # The plain server has no backpressure and would queue 500 x 3,000 messages a
+                # second in memory: it has no flood round (its limit is in room_chat/headroom).
+                order = [("live room", servers.room_port)]
             for label, port in order:
                 is_room = port == servers.room_port
                 path = room_path if is_room else "/"
@@ -647,7 +721,8 @@ def _run(which: str):
                     if is_room:
                         publishers.append(_spawn(
                             [sys.executable, "-m", "bench.room", "publish", str(session_id),
-                             str(rate), str(count)], env, None))  # fmt: skip
+                             str(rate), str(count), "purchase" if flood else "notice"],
+                            env, None))  # fmt: skip
                     else:
                         from websockets.sync.client import connect
 
@@ -665,18 +740,9 @@ def _run(which: str):
                         p.close()
                 run["events_expected"] = count
                 if is_room:
-                    acked = run["chats"]["acked"]
-                    started, stored = time.monotonic(), 0
-                    while time.monotonic() - started < 30:
-                        stored = (
-                            ChatMessage.objects.filter(session_id=session_id).count()
-                            - stored_before
-                        )
-                        if stored >= acked:
-                            break
-                        time.sleep(0.2)
-                    run["stored"] = stored
-                    run["stored_in"] = time.monotonic() - started
+                    run["stored"], run["stored_in"] = _wait_stored(
+                        session_id, stored_before, run["chats"]["acked"]
+                    )
                 runs.append(run)
                 time.sleep(2)
         failed = False
@@ -684,6 +750,10 @@ def _run(which: str):
         servers.stop(failed)
     if which == "join_storm":
         return _storm_report(runs, n, LoadResult)
+    if flood:
+        budget = (django_settings.LIVE_CHAT_SHOWN_PER_SECOND, django_settings.LIVE_CHAT_SHOWN_BURST,
+                  django_settings.LIVE_CHAT_TICK_SECONDS)  # fmt: skip
+        return _flood_report(runs, n, chatters, every, rate, seconds, LoadResult, room_env, budget)
     limit = (django_settings.LIVE_CHAT_RATE, django_settings.LIVE_CHAT_RATE_WINDOW)
     return _chat_report(runs, n, chatters, every, rate, seconds, clients, LoadResult, *limit)
 
@@ -778,6 +848,62 @@ def _chat_report(runs, n, chatters, every, rate, seconds, clients, LoadResult, c
         f"{every:g} s (rate limit {crate} per {cwin} s), {rate:g} server events/s for "
         f"{seconds:g} s; 'req/s' = chats acked/s (round trip rows) or messages delivered/s "
         "(event rows), 'errors' = refused/unanswered chats or lost messages",
+    )
+    return results, notes
+
+
+def _flood_report(runs, n, chatters, every, rate, seconds, LoadResult, room_env, budget):
+    results, notes = [], []
+    summary = []
+    for i, r in enumerate(runs):
+        c, v = r["chats"], r["viewers"]
+        viewers = sum(x["viewers"] for x in v)
+        got_chats = sum(x["chats"] for x in v)
+        chat_frames = sum(x["chat_frames"] for x in v)
+        got_events = sum(x["events"] for x in v)
+        gaps = sum(x["gaps"] for x in v)
+        closed = sum(x["closed"] for x in v)
+        closed_1011 = sum(x["closed_1011"] for x in v)
+        lost_events = max(0, r["events_expected"] * viewers - got_events)
+        shown = got_chats / max(1, viewers) / seconds
+        frames = chat_frames / max(1, viewers) / seconds
+        events = LoadResult(
+            name=f"chat flood: commerce events #{i + 1}", url="", client="raw-ws",
+            concurrency=viewers, seconds=seconds, requests=got_events,
+            errors=lost_events + gaps + closed,
+            latencies=[(q, x["events"] / 1000) for x in v for q in x["quantiles"]],
+        )  # fmt: skip
+        chat = LoadResult(
+            name=f"chat flood: own chat round trip #{i + 1}", url="", client="raw-ws",
+            concurrency=chatters, seconds=seconds, requests=c["acked"],
+            errors=c["refused"] + c["errors"] + c["unanswered"] + (c["acked"] - r["stored"]),
+            latencies=[(q, c["acked"] / 1000) for q in c["quantiles"]],
+        )  # fmt: skip
+        results += [events, chat]
+        notes.append(
+            f"chat flood #{i + 1}: offered {c['sent'] / seconds:,.0f} chats/s ({c['sent']} sent, "
+            f"acked {c['acked']}, refused {c['refused']}, unanswered {c['unanswered']}); shown per "
+            f"viewer {shown:.1f} chats/s in {frames:.1f} chat frames/s; commerce event p50/p99 "
+            f"{events.p50_ms:.0f}/{events.p99_ms:.0f} ms, lost {lost_events}, gaps {gaps}, "
+            f"closed {closed} (1011: {closed_1011}); own chat p50/p99 {chat.p50_ms:.0f}/"
+            f"{chat.p99_ms:.0f} ms; stored {r['stored']}/{c['acked']} in {r['stored_in']:.1f} s; "
+            f"load average {r['load']:.2f}"
+        )
+        summary.append((events.p99_ms, shown, chat.p99_ms, lost_events + gaps + closed))
+    if summary:
+        med = [_median([s[k] for s in summary]) for k in range(4)]
+        notes.append(
+            f"chat flood medians: commerce event p99 {med[0]:.0f} ms, shown {med[1]:.1f} chats/s "
+            f"per viewer, own chat p99 {med[2]:.0f} ms, lost {med[3]:.0f} (targets: event p99 "
+            f"< 250 ms, 0 lost, chat shown at most ~{budget[0]:g}/s, every acked chat stored)"
+        )
+    notes.insert(
+        0,
+        f"chat flood: {n} viewers, {chatters} signed-in chatters each every {every:g} s "
+        f"({chatters / every:,.0f} chats/s offered; room chat limit {room_env['LIVE_CHAT_RATE']} "
+        f"per {room_env['LIVE_CHAT_RATE_WINDOW']} s for this run), {rate:g} purchase events/s, "
+        f"{seconds:g} s; room budget {budget[0]:g} chats/s per viewer (burst {budget[1]:g}), "
+        f"tick {budget[2]:g} s; live room only (the plain server has no backpressure)",
     )
     return results, notes
 
