@@ -11,7 +11,16 @@ import platform
 import sys
 import time
 
-BENCHMARKS = ("shopping_tab", "flash_sale", "fanout", "join_storm", "room_chat")
+BENCHMARKS = (
+    "shopping_tab",
+    "flash_sale",
+    "fanout",
+    "join_storm",
+    "room_chat",
+    "room_flood",
+    "room_headroom",
+    "room_memory",
+)
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
