@@ -44,7 +44,7 @@ from django.contrib.auth import (
     load_backend,
     user_logged_out,
 )
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, transaction
 from django.db.models import DEFERRED
 from django.db.models.signals import post_delete, post_save
@@ -55,7 +55,14 @@ logger = logging.getLogger(__name__)
 
 # What the room needs of a user, in this order in a summary.
 FIELDS = (
-    "id", "username", "handle", "display_name", "is_active", "is_staff", "is_superuser", "is_creator"
+    "id",
+    "username",
+    "handle",
+    "display_name",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+    "is_creator",
 )
 ANONYMOUS = ""  # the summary of a credential that names no (active) user
 ANONYMOUS_SECONDS = 5
@@ -86,9 +93,14 @@ def cache_seconds() -> int:
     return int(getattr(settings, "WS_AUTH_CACHE_SECONDS", 60))
 
 
+def _cache():
+    return caches["default"]
+
+
 def _redis_cache():
     from django.core.cache.backends.redis import RedisCache
 
+    cache = _cache()
     return cache if isinstance(cache, RedisCache) else None
 
 
@@ -98,10 +110,11 @@ def _digest(secret: str) -> str:
 
 def credential_key(kind: str, secret: str) -> str:
     """The summary's key for a credential (the secret itself is never stored as a key)."""
-    return cache.make_and_validate_key(f"ws-auth:{kind}:{_digest(secret)}")
+    return _cache().make_and_validate_key(f"ws-auth:{kind}:{_digest(secret)}")
 
 
 def _user_keys(user_id: int) -> tuple[str, str]:
+    cache = _cache()
     return (
         cache.make_and_validate_key(f"ws-auth:user:{user_id}:keys"),
         cache.make_and_validate_key(f"ws-auth:user:{user_id}:gen"),
@@ -128,7 +141,7 @@ def user_from(summary: str):
 
 
 def _generation(user_id: int) -> str:
-    client = cache._cache.get_client(write=False)
+    client = _cache()._cache.get_client(write=False)
     return (client.get(_user_keys(user_id)[1]) or b"0").decode()
 
 
@@ -249,7 +262,7 @@ def forget_user(user_id: int) -> None:
 
 def _forget_now(user_id: int) -> None:
     try:
-        client = cache._cache.get_client(write=True)
+        client = _cache()._cache.get_client(write=True)
         client.eval(_FORGET_USER, 2, *_user_keys(user_id))
     except Exception:  # the summaries still expire on their own
         logger.exception("ws identity: could not forget the summaries of user %s", user_id)
@@ -259,7 +272,7 @@ def forget_credential(kind: str, secret: str) -> None:
     if _redis_cache() is None or not secret:
         return
     try:
-        cache._cache.get_client(write=True).delete(credential_key(kind, secret))
+        _cache()._cache.get_client(write=True).delete(credential_key(kind, secret))
     except Exception:
         logger.exception("ws identity: could not forget a credential")
 

@@ -38,7 +38,8 @@ def issue_ticket(*, user) -> str:
     user_set, user_gen = ws_identity._user_keys(user.pk)
     client = redis_cache._cache.get_client(write=True)
     summary = ws_identity.summary_of(user)
-    client.eval(ws_identity._STORE, 3, _key(ticket), user_set, user_gen, summary, ticket_lifetime(), "")
+    keys = (_key(ticket), user_set, user_gen)
+    client.eval(ws_identity._STORE, 3, *keys, summary, ticket_lifetime(), "")
     return ticket
 
 
