@@ -448,6 +448,10 @@ AXES_HANDLER = (
 WS_CONNECT_RATE = env.str("WS_CONNECT_RATE", default="60/min")
 # How long a WebSocket ticket (POST /api/v1/live/ws-ticket/, single use) stays valid.
 WS_TICKET_SECONDS = env.int("WS_TICKET_SECONDS", default=30)
+# How long the socket server trusts a signed-in user's cached summary (shopfeed/ws_identity.py)
+# for what no signal announces (a session row deleted by hand, a queryset update of users);
+# logouts, user saves and deleted tokens void it at once.
+WS_AUTH_CACHE_SECONDS = env.int("WS_AUTH_CACHE_SECONDS", default=60)
 
 # --- Content-Security-Policy (django-csp) -------------------------------------------------------
 # Scripts and styles from our own origin only: templates carry no inline <script>, <style>,

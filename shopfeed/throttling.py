@@ -165,28 +165,31 @@ async def acount_websocket_connect(ip: str) -> int | None:
     limit, period = parse_rate(settings.WS_CONNECT_RATE)
     window = int(time.time() // period)
     key = cache.make_and_validate_key(f"ws-connect:{ip}:{window}")
-    count = int(await _async_client(cache).eval(_COUNT_CONNECT, 1, key, period + 1))
+    count = int(await async_redis(cache).eval(_COUNT_CONNECT, 1, key, period + 1))
     if count <= limit:
         return None
     return max(1, math.ceil((window + 1) * period - time.time()))
 
 
-def _async_client(cache):
+def async_redis(cache):
+    """An asyncio Redis client for a Django RedisCache's server, one per event loop (a join
+    storm must not queue a thread per socket for a cache round trip)."""
     import asyncio
 
     import redis.asyncio as aioredis
     from redis.maint_notifications import MaintNotificationsConfig
 
-    loop = asyncio.get_running_loop()
-    client = _async_clients.get(loop)
+    url = cache._servers[0]
+    key = (asyncio.get_running_loop(), url)
+    client = _async_clients.get(key)
     if client is None:
         # A blocking pool: a storm of connects waits for a connection instead of failing past
         # redis-py's default cap; Redis 7.0 refuses redis-py 8's maintenance handshake.
         pool = aioredis.BlockingConnectionPool.from_url(
-            cache._servers[0],
+            url,
             max_connections=16,
             timeout=20,
             maint_notifications_config=MaintNotificationsConfig(enabled=False),
         )
-        client = _async_clients[loop] = aioredis.Redis(connection_pool=pool)
+        client = _async_clients[key] = aioredis.Redis(connection_pool=pool)
     return client

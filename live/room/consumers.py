@@ -53,8 +53,7 @@ def _error(code: str, detail: str, ref=None) -> str:
 def _viewer_key(scope, user) -> str:
     if getattr(user, "is_authenticated", False):
         return f"u:{user.pk}"
-    session = scope.get("session")
-    key = getattr(session, "session_key", None) if session is not None else None
+    key = scope.get("session_key")  # shopfeed.ws_auth: the session cookie, if any
     if not key:
         client = scope.get("client") or ("", 0)
         headers = dict(scope.get("headers") or [])

@@ -108,6 +108,57 @@ def test_a_burst_of_200_joins_is_admitted_with_a_bounded_number_of_sql_statement
     print(f"first join: {first_join} SQL statements; 200 joins: {statements}, {took:.1f} s")
 
 
+def test_a_burst_of_200_signed_in_joins_of_users_seen_recently_runs_no_sql_per_join(
+    room, room_servers
+):
+    from django.test import Client as BrowserClient
+
+    from live.tests.conftest import RoomClient
+
+    server = room_servers.start(app=COUNTING_APP)
+    cookies = []
+    for n in range(100):
+        browser = BrowserClient()
+        browser.force_login(UserFactory(handle=f"regular{n}"))
+        cookies.append({"Cookie": f"sessionid={browser.cookies['sessionid'].value}"})
+
+    def sockets(per_user: int) -> list[RoomClient]:
+        return [
+            RoomClient(server.url(room.pk), headers, server.origin)
+            for headers in cookies
+            for _ in range(per_user)
+        ]
+
+    first_visits, burst = sockets(1), sockets(2)
+
+    async def scenario():
+        before = await asyncio.to_thread(sql_count, server)
+        hellos = await open_all(first_visits)  # each user's first socket: their session is read
+        await close_quietly(*first_visits)
+        warm = await asyncio.to_thread(sql_count, server)
+        started = time.monotonic()
+        hellos += await open_all(burst)  # the same users again, two tabs each
+        took = time.monotonic() - started
+        after = await asyncio.to_thread(sql_count, server)
+        await burst[0].send("chat.send", text="signed in all right")
+        said = await burst[0].expect("chat.message")
+        await close_quietly(*burst)
+        return hellos, warm - before, after - warm, took, said
+
+    hellos, cold, statements, took, said = run(scenario(), timeout=180)
+    assert len(hellos) == 300
+    assert said["data"]["user"]["handle"] == "regular0"  # a signed-in socket, not an anonymous one
+    # A user's first socket reads their session and user (2 statements each, plus the room).
+    assert cold >= 100 * 2, (cold, statements)
+    # Then: no statement per join; what is left is the room's own upkeep (snapshot rebuilds,
+    # count persists), the same bound as 200 anonymous joins. Before, each signed-in join ran
+    # the session and user queries through Channels' one database thread.
+    assert statements <= 3 * 8 + 4, statements
+    print(
+        f"100 first visits: {cold} SQL statements; 200 signed-in joins: {statements}, {took:.1f} s"
+    )
+
+
 def test_a_chat_burst_from_50_clients_reaches_everyone_and_is_all_stored(room, room_servers):
     server = room_servers.start()
     users = [UserFactory(handle=f"chatter{n}") for n in range(50)]
