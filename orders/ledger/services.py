@@ -133,7 +133,9 @@ def fold_deferred_balance(acct: LedgerAccount, *, batch: int = FOLD_BATCH) -> in
     committed while a fold runs are not in its snapshot and wait for the next one.
     Returns how many entries were folded.
     """
-    LedgerAccount.objects.select_for_update().get(pk=acct.pk)
+    # FOR NO KEY UPDATE: it orders folds of this account but does not conflict with the
+    # key-share lock a posting's entry insert takes on the account it references.
+    LedgerAccount.objects.select_for_update(no_key=True).get(pk=acct.pk)
     pending = list(
         LedgerEntry.objects.filter(account_id=acct.pk, folded=False)
         .order_by("pk")
