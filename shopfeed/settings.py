@@ -268,6 +268,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.payout_tasks.create_payouts_task",
         "schedule": 3600.0,
     },
+    # Creators' diamonds from sends past the payout hold become payable money (before the
+    # hourly payout run gathers it).
+    "convert-diamonds": {
+        "task": "gifts.tasks.convert_diamonds_task",
+        "schedule": 900.0,
+    },
+    # Hot ledger accounts (creator diamonds, platform coins) take entries without a row lock;
+    # this folds them into the cached balances.
+    "fold-ledger-balances": {
+        "task": "gifts.tasks.fold_ledger_balances_task",
+        "schedule": 30.0,
+        "options": {"expires": 30.0},
+    },
     # Delivered orders whose hold has passed become completed.
     "complete-delivered-orders": {
         "task": "orders.fulfilment.tasks.complete_delivered_orders_task",
