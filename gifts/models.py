@@ -109,6 +109,9 @@ class GiftSend(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
 
+    # Not stored: True on the send `send_gift` returns for a resend of a used client token.
+    replayed = False
+
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [

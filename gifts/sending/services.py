@@ -106,6 +106,7 @@ def _same_request(send: GiftSend, *, host, gift: Gift, count: int, session_id) -
 def _replay(existing: GiftSend, *, host, gift: Gift, count: int, session_id) -> GiftSend:
     if not _same_request(existing, host=host, gift=gift, count=count, session_id=session_id):
         raise ClientTokenReused()
+    existing.replayed = True
     return existing
 
 
