@@ -36,7 +36,7 @@ CURRENCY_PARAM = OpenApiParameter(
 
 
 def _currency(request) -> str:
-    currency = request.query_params.get("currency") or settings.DEFAULT_CURRENCY
+    currency = request.query_params.get("currency", settings.DEFAULT_CURRENCY)
     if currency not in settings.GIFTS_COIN_VALUE_PER_100:
         known = ", ".join(sorted(settings.GIFTS_COIN_VALUE_PER_100))
         raise serializers.ValidationError({"currency": [f"One of: {known}."]})

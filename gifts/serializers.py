@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orders.ledger.models import LedgerEntry
+from shopfeed.serializers import StrictJSONTypes
 
 from . import wallet
 from .models import SEND_MAX_COUNT, Gift, GiftingProfile, GiftSend
@@ -70,7 +71,7 @@ class WalletEntrySerializer(serializers.ModelSerializer):
         fields = ["id", "coins", "kind", "memo", "created_at"]
 
 
-class SendRequestSerializer(serializers.Serializer):
+class SendRequestSerializer(StrictJSONTypes, serializers.Serializer):
     gift = serializers.IntegerField(min_value=1, max_value=MAX_BIGINT, help_text="Gift id.")
     count = serializers.IntegerField(min_value=1, max_value=SEND_MAX_COUNT, default=1)
     client_token = serializers.RegexField(
@@ -122,7 +123,7 @@ class SendResultSerializer(serializers.Serializer):
     balance = serializers.IntegerField(help_text="Coins left in your wallet.")
 
 
-class GiftingSettingsSerializer(serializers.ModelSerializer):
+class GiftingSettingsSerializer(StrictJSONTypes, serializers.ModelSerializer):
     daily_coin_cap = serializers.IntegerField(
         allow_null=True,
         min_value=1,

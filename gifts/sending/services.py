@@ -132,6 +132,8 @@ def send_gift(
     gift = _active_gift(gift)
     if host is None or host.pk == sender.pk:
         raise SelfGift("You cannot send a gift to yourself.")
+    if not (host.is_creator and host.is_active):
+        raise GiftingError("Only creators can receive gifts.", code="not_a_creator")
     _check_ages(sender, host)
     send, _created = _post_send(
         sender=sender,

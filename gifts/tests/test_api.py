@@ -216,3 +216,28 @@ def test_the_gift_endpoints_are_in_the_openapi_schema():
     paths = APIClient().get("/api/schema/?format=json").json()["paths"]
     for path in ("catalogue/", "wallet/", "wallet/history/", "sends/", "settings/"):
         assert f"/api/v1/gifts/{path}" in paths
+
+
+def test_json_values_of_the_wrong_type_are_refused_not_converted(sender, host):
+    client = client_for(sender)
+    gift = GiftFactory(coins=1)
+    bad_send = client.post(
+        f"{API}/sends/",
+        {"gift": str(gift.pk), "host": "mia", "client_token": "a"},
+        format="json",
+    )
+    bad_settings = client.patch(f"{API}/settings/", {"show_supporter_level": 0}, format="json")
+    assert (bad_send.status_code, bad_settings.status_code) == (400, 400)
+    assert "gift" in bad_send.json()
+    assert "show_supporter_level" in bad_settings.json()
+    assert wallet.wallet_balance(sender) == 500
+
+
+def test_an_empty_currency_is_refused():
+    assert APIClient().get(f"{API}/catalogue/?currency=").status_code == 400
+
+
+def test_reads_for_signed_in_users_document_the_403_they_answer_anonymously():
+    paths = APIClient().get("/api/schema/?format=json").json()["paths"]
+    assert "403" in paths["/api/v1/gifts/wallet/"]["get"]["responses"]
+    assert "403" not in paths["/api/v1/gifts/catalogue/"]["get"]["responses"]
