@@ -20,6 +20,7 @@ BENCHMARKS = (
     "room_flood",
     "room_headroom",
     "room_memory",
+    "gift_sends",
 )
 # Run only when named (longer than the default run should be).
 ON_REQUEST = ("sizing",)

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "shopfeed.accounts",
     "shops",
     "orders",
+    "gifts",
     "live",
 ]
 
@@ -267,6 +268,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.payout_tasks.create_payouts_task",
         "schedule": 3600.0,
     },
+    # Creators' diamonds from sends past the payout hold become payable money (before the
+    # hourly payout run gathers it).
+    "convert-diamonds": {
+        "task": "gifts.tasks.convert_diamonds_task",
+        "schedule": 900.0,
+    },
+    # Hot ledger accounts (creator diamonds, platform coins) take entries without a row lock;
+    # this folds them into the cached balances.
+    "fold-ledger-balances": {
+        "task": "gifts.tasks.fold_ledger_balances_task",
+        "schedule": 30.0,
+        "options": {"expires": 30.0},
+    },
     # Delivered orders whose hold has passed become completed.
     "complete-delivered-orders": {
         "task": "orders.fulfilment.tasks.complete_delivered_orders_task",
@@ -356,6 +370,22 @@ PAYOUT_HOLD_DAYS = env.int("PAYOUT_HOLD_DAYS", default=7)
 PAYOUT_MINIMUM_AMOUNT = env.int("PAYOUT_MINIMUM_AMOUNT", default=1000)
 # Refused transfers are retried this many times before the payout fails and staff are told.
 PAYOUT_MAX_ATTEMPTS = env.int("PAYOUT_MAX_ATTEMPTS", default=5)
+# Gifts (DESIGN.md section 5a). Coins are whole numbers of the COIN currency in the ledger.
+# A user's own daily cap may only be lower than this platform default.
+GIFTS_DAILY_COIN_CAP = env.int("GIFTS_DAILY_COIN_CAP", default=100_000)
+# The creator's share of a gift's coins, as diamonds (the platform keeps the rest).
+GIFTS_CREATOR_SHARE_PERCENT = env.int("GIFTS_CREATOR_SHARE_PERCENT", default=50)
+# What 100 coins are worth in each currency (minor units), for showing money beside coins.
+GIFTS_COIN_VALUE_PER_100 = env.dict(
+    "GIFTS_COIN_VALUE_PER_100", cast={"value": int}, default={"USD": 129, "EUR": 119}
+)
+# What one diamond pays a creator (minor units per diamond), per currency.
+GIFTS_DIAMOND_VALUE = env.dict(
+    "GIFTS_DIAMOND_VALUE", cast={"value": int}, default={"USD": 1, "EUR": 1}
+)
+# Senders and hosts must be at least this old.
+GIFTS_MINIMUM_AGE = env.int("GIFTS_MINIMUM_AGE", default=18)
+
 # Payments still unpaid this long after checkout are asked about at Stripe.
 RECONCILE_AFTER_MINUTES = env.int("RECONCILE_AFTER_MINUTES", default=10)
 

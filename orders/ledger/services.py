@@ -13,15 +13,42 @@ from .models import LedgerAccount, LedgerEntry, LedgerTransaction
 Kind = LedgerAccount.Kind
 
 
+# Accounts whose balance may never go below zero; a posting debits them conditionally.
+NON_NEGATIVE_KINDS = frozenset({Kind.COIN_WALLET})
+# How many unfolded entries one fold moves into a deferred account's cached balance.
+FOLD_BATCH = 5000
+
+
 class UnbalancedPosting(ShopFeedError):
     """A ledger transaction's entries must sum to zero in each currency."""
 
     code = "unbalanced_posting"
 
 
-def account(*, kind: str, currency: str, shop=None, user=None) -> LedgerAccount:
+class InsufficientBalance(ShopFeedError):
+    """The account does not hold enough for this posting."""
+
+    code = "insufficient_balance"
+
+    def __init__(self, message: str = "", *, account: LedgerAccount, needed: int):
+        super().__init__(message)
+        self.account = account
+        self.needed = needed
+
+
+def account(
+    *, kind: str, currency: str, shop=None, user=None, deferred_balance: bool = False
+) -> LedgerAccount:
+    """The account for this kind, currency and owner, created on first use.
+
+    `deferred_balance` is decided when the account is created (a hot account; see models).
+    """
     acct, _ = LedgerAccount.objects.get_or_create(
-        kind=kind, currency=currency, shop=shop, user=user
+        kind=kind,
+        currency=currency,
+        shop=shop,
+        user=user,
+        defaults={"deferred_balance": deferred_balance},
     )
     return acct
 
@@ -52,20 +79,86 @@ def post(
     except IntegrityError:
         return LedgerTransaction.objects.get(reference=reference)
     # Lock the touched accounts in id order (no deadlocks), then move the cached balances.
-    ids = sorted({a.pk for a, _ in entries})
-    list(LedgerAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    # Deferred (hot) accounts are neither locked nor moved: their entries wait to be folded.
+    ids = sorted({a.pk for a, _ in entries if not a.deferred_balance})
+    if ids:
+        list(LedgerAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
     LedgerEntry.objects.bulk_create(
         [
-            LedgerEntry(transaction=txn, account=a, amount=amt, currency=a.currency)
+            LedgerEntry(
+                transaction=txn,
+                account=a,
+                amount=amt,
+                currency=a.currency,
+                folded=not a.deferred_balance,
+            )
             for a, amt in entries
         ]
     )
     per_account: dict[int, int] = defaultdict(int)
+    by_pk: dict[int, LedgerAccount] = {}
     for a, amt in entries:
-        per_account[a.pk] += amt
-    for pk, delta in per_account.items():
-        LedgerAccount.objects.filter(pk=pk).update(balance_amount=F("balance_amount") + delta)
+        if not a.deferred_balance:
+            per_account[a.pk] += amt
+            by_pk[a.pk] = a
+    for pk, delta in sorted(per_account.items()):
+        rows = LedgerAccount.objects.filter(pk=pk)
+        if delta < 0 and by_pk[pk].kind in NON_NEGATIVE_KINDS:
+            # Conditional: a shortfall updates nothing and becomes a domain error, the
+            # CheckConstraint being the backstop for any other writer.
+            rows = rows.filter(balance_amount__gte=-delta)
+        if not rows.update(balance_amount=F("balance_amount") + delta):
+            raise InsufficientBalance(
+                f"{by_pk[pk]} holds less than {-delta}.", account=by_pk[pk], needed=-delta
+            )
     return txn
+
+
+def current_balance(acct: LedgerAccount) -> int:
+    """The account's balance now: the cached one, plus unfolded entries for a deferred one."""
+    if not acct.deferred_balance:
+        return LedgerAccount.objects.values_list("balance_amount", flat=True).get(pk=acct.pk)
+    cached = LedgerAccount.objects.values_list("balance_amount", flat=True).get(pk=acct.pk)
+    pending = LedgerEntry.objects.filter(account_id=acct.pk, folded=False).aggregate(
+        total=Sum("amount")
+    )["total"]
+    return cached + (pending or 0)
+
+
+@transaction.atomic
+def fold_deferred_balance(acct: LedgerAccount, *, batch: int = FOLD_BATCH) -> int:
+    """Add up to `batch` unfolded entries into a deferred account's cached balance.
+
+    Postings never lock a deferred account, so only folds contend for its row. Entries
+    committed while a fold runs are not in its snapshot and wait for the next one.
+    Returns how many entries were folded.
+    """
+    # FOR NO KEY UPDATE: it orders folds of this account but does not conflict with the
+    # key-share lock a posting's entry insert takes on the account it references.
+    LedgerAccount.objects.select_for_update(no_key=True).get(pk=acct.pk)
+    pending = list(
+        LedgerEntry.objects.filter(account_id=acct.pk, folded=False)
+        .order_by("pk")
+        .values_list("pk", "amount")[:batch]
+    )
+    if not pending:
+        return 0
+    LedgerEntry.objects.filter(pk__in=[pk for pk, _ in pending]).update(folded=True)
+    LedgerAccount.objects.filter(pk=acct.pk).update(
+        balance_amount=F("balance_amount") + sum(amount for _, amount in pending)
+    )
+    return len(pending)
+
+
+def fold_deferred_balances(*, batch: int = FOLD_BATCH) -> int:
+    """Fold every deferred account that has entries waiting (a beat job calls this)."""
+    account_ids = (
+        LedgerEntry.objects.filter(folded=False).values_list("account_id", flat=True).distinct()
+    )
+    folded = 0
+    for acct in LedgerAccount.objects.filter(pk__in=list(account_ids)).order_by("pk"):
+        folded += fold_deferred_balance(acct, batch=batch)
+    return folded
 
 
 def balance(acct: LedgerAccount) -> int:
