@@ -220,3 +220,27 @@ class GiftingEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} for user {self.user_id}"
+
+
+# Coin packs, purchases, refunds and disputes live in their use case's package (gifts.coins);
+# imported here so Django registers them with the gifts app.
+from .coins.models import (  # noqa: E402
+    CoinDispute,
+    CoinPack,
+    CoinPackPrice,
+    CoinPurchase,
+    CoinRefund,
+)
+
+__all__ = [
+    "CoinDispute",
+    "CoinPack",
+    "CoinPackPrice",
+    "CoinPurchase",
+    "CoinRefund",
+    "DiamondConversion",
+    "Gift",
+    "GiftSend",
+    "GiftingEvent",
+    "GiftingProfile",
+]
