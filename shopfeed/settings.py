@@ -427,6 +427,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two models' `status` choices, named apart in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "CoinPurchaseStatusEnum": "gifts.coins.models.CoinPurchase.Status",
+        "CoinRefundStatusEnum": "gifts.coins.models.CoinRefund.Status",
+    },
 }
 
 # --- Abuse limits: API throttles, login lockout, WebSocket connects ---------------------------

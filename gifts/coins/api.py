@@ -10,7 +10,10 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from shopfeed.schema import ErrorSerializer
+
 from . import selectors, services
+from .models import CoinPurchase
 from .serializers import (
     BuyRequestSerializer,
     CoinPurchaseSerializer,
@@ -52,6 +55,8 @@ class CoinPurchaseListView(generics.ListAPIView):
     serializer_class = CoinPurchaseSerializer
     permission_classes = [IsAuthenticated]
 
+    queryset = CoinPurchase.objects.none()  # for the schema; requests read get_queryset
+
     def get_queryset(self):
         return selectors.purchases_of(self.request.user)
 
@@ -66,7 +71,11 @@ class CoinPurchaseListView(generics.ListAPIView):
     @extend_schema(
         operation_id="gifts_coin_purchases_create",
         request=BuyRequestSerializer,
-        responses={201: StartedPurchaseSerializer},
+        responses={
+            201: StartedPurchaseSerializer,
+            402: ErrorSerializer,  # the saved card was declined
+            502: ErrorSerializer,  # Stripe could not be reached or refused
+        },
         description=(
             "Buy a pack (`pack`) or exactly `coins` coins. Answers the purchase with a "
             "`client_secret` to confirm with Stripe.js; with `saved_card` it is paid at once. "
