@@ -51,3 +51,19 @@ def paid_purchase(client, *, buyer, pack=None, coins=None) -> CoinPurchase:
 
 def coins_start(*, buyer, pack=None, coins=None) -> CoinPurchase:
     return coin_services.start_purchase(buyer=buyer, pack=pack, coins=coins)
+
+
+def dispute_payload(purchase, *, dispute_id="dp_test_1", **obj):
+    return event_payload(
+        "charge.dispute.created",
+        {
+            "id": dispute_id,
+            "object": "dispute",
+            "amount": purchase.total_amount,
+            "currency": purchase.currency.lower(),
+            "payment_intent": purchase.payment_intent_id,
+            "reason": "fraudulent",
+            "status": "needs_response",
+            **obj,
+        },
+    )

@@ -30,7 +30,13 @@ from orders.tests.payment_helpers import (
 )
 from shopfeed.testing import as_if_committed
 
-from .coin_factories import deliver, make_pack, paid_purchase, succeeded_payload
+from .coin_factories import (
+    deliver,
+    dispute_payload,
+    make_pack,
+    paid_purchase,
+    succeeded_payload,
+)
 from .factories import AdultCreatorFactory, AdultFactory, GiftFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -266,30 +272,14 @@ def test_a_refund_stripe_refuses_keeps_its_record_and_is_retried(
 # --- disputes ----------------------------------------------------------------------------------
 
 
-def _dispute_payload(purchase, *, dispute_id="dp_test_1", **obj):
-    return event_payload(
-        "charge.dispute.created",
-        {
-            "id": dispute_id,
-            "object": "dispute",
-            "amount": purchase.total_amount,
-            "currency": purchase.currency.lower(),
-            "payment_intent": purchase.payment_intent_id,
-            "reason": "fraudulent",
-            "status": "needs_response",
-            **obj,
-        },
-    )
-
-
 def test_a_dispute_takes_back_the_unspent_coins_and_freezes_sending(
     localstripe, client, buyer, host, pack
 ):
     purchase = paid_purchase(client, buyer=buyer, pack=pack.pk)
     _send(buyer, host, 100, token="before")
 
-    deliver(client, _dispute_payload(purchase))
-    deliver(client, _dispute_payload(purchase))  # the event again: nothing more happens
+    deliver(client, dispute_payload(purchase))
+    deliver(client, dispute_payload(purchase))  # the event again: nothing more happens
 
     dispute = CoinDispute.objects.get()
     assert (dispute.coins_reclaimed, dispute.coins_spent) == (250, 100)
@@ -307,7 +297,7 @@ def test_a_dispute_never_takes_more_than_the_wallet_holds(localstripe, client, b
     purchase = paid_purchase(client, buyer=buyer, pack=pack.pk)
     _send(buyer, host, 350)  # all of it spent
 
-    deliver(client, _dispute_payload(purchase, dispute_id="dp_all_spent"))
+    deliver(client, dispute_payload(purchase, dispute_id="dp_all_spent"))
 
     dispute = CoinDispute.objects.get()
     assert (dispute.coins_reclaimed, dispute.coins_spent) == (0, 350)
@@ -323,7 +313,7 @@ def test_a_dispute_naming_only_the_charge_finds_its_purchase(localstripe, client
 
     deliver(
         client,
-        _dispute_payload(purchase, dispute_id="dp_by_charge", payment_intent=None, charge=charge),
+        dispute_payload(purchase, dispute_id="dp_by_charge", payment_intent=None, charge=charge),
     )
 
     assert CoinDispute.objects.get().coins_reclaimed == 350
@@ -336,7 +326,7 @@ def test_a_dispute_arriving_before_the_payment_event_settles_first(
     purchase = coins.start_purchase(buyer=buyer, pack=pack.pk)
     pay(purchase.payment_intent_id)
 
-    deliver(client, _dispute_payload(purchase, dispute_id="dp_early"))
+    deliver(client, dispute_payload(purchase, dispute_id="dp_early"))
     deliver(client, succeeded_payload(purchase))
 
     purchase.refresh_from_db()
@@ -348,7 +338,7 @@ def test_a_dispute_arriving_before_the_payment_event_settles_first(
 
 def test_a_won_dispute_puts_the_money_back_on_the_books(localstripe, client, buyer, pack):
     purchase = paid_purchase(client, buyer=buyer, pack=pack.pk)
-    deliver(client, _dispute_payload(purchase, dispute_id="dp_won"))
+    deliver(client, dispute_payload(purchase, dispute_id="dp_won"))
 
     deliver(
         client,
