@@ -274,6 +274,17 @@ def confirm_tokenised_card(
     )
 
 
+def request_card_saving(*, purchase: CoinPurchase, by, save: bool = True) -> None:
+    """The buyer ticked (or unticked) "Save this card" before paying this purchase."""
+    if by is None or purchase.buyer_id != by.pk:
+        raise NotFound("No such coin purchase.", code="no_such_purchase")
+    if purchase.status != CoinPurchase.Status.PENDING or not purchase.payment_intent_id:
+        raise PurchaseNotPayable()
+    cards.request_card_saving_for_payment(
+        payment_intent_id=purchase.payment_intent_id, by=by, save=save
+    )
+
+
 def pay_with_saved_card(*, purchase: CoinPurchase, by, card_id=None) -> gateway.PaymentIntentInfo:
     """One-tap top-up: pay the purchase with the buyer's saved card (the last saved, or
     `card_id`). Raises CardDeclined, or PaymentError when the bank wants to confirm (the
@@ -397,6 +408,11 @@ def _settle_locked(purchase: CoinPurchase, pi: gateway.PaymentIntentInfo) -> Non
         update_fields=["status", "paid_at", "payment_intent_id", "ledger_transaction", "updated_at"]
     )
     purchase_id, buyer_id, coins = purchase.pk, purchase.buyer_id, purchase.coins
+    # The card the buyer asked to keep is saved once the payment stands (a Stripe call).
+    transaction.on_commit(
+        lambda: cards.save_card_after_other_payment(user_id=buyer_id, payment_intent_id=pi.id),
+        robust=True,
+    )
     transaction.on_commit(
         lambda: coins_credited.send(
             sender=CoinPurchase, purchase_id=purchase_id, buyer_id=buyer_id, coins=coins

@@ -18,5 +18,6 @@ urlpatterns = [
         name="pay-local-confirm",
     ),
     path("purchases/<int:purchase_id>/pay/saved-card/", views.pay_saved, name="pay-saved"),
+    path("purchases/<int:purchase_id>/pay/save-card/", views.pay_save_card, name="pay-save-card"),
     path("purchases/<int:purchase_id>/refund/", views.refund, name="refund"),
 ]

@@ -136,6 +136,19 @@ def pay_local_confirm(request, purchase_id):
 
 @login_required
 @require_POST
+def pay_save_card(request, purchase_id):
+    """Asked by checkout.js just before the card is confirmed, when the box is ticked."""
+    purchase = _own(request, purchase_id)
+    save = request.POST.get("save", "1") == "1"
+    try:
+        services.request_card_saving(purchase=purchase, by=request.user, save=save)
+    except ShopFeedError as exc:
+        return JsonResponse({"detail": exc.message, "code": exc.code}, status=exc.status_code)
+    return JsonResponse({"save": save})
+
+
+@login_required
+@require_POST
 def pay_saved(request, purchase_id):
     purchase = _own(request, purchase_id)
     try:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from gifts import wallet
 from gifts.coins.models import CoinDispute, CoinPack, CoinPurchase, CoinRefund
 from gifts.models import GiftingProfile
+from orders.models import SavedCard
 from orders.tests.factories import SavedCardFactory
 from orders.tests.payment_helpers import card_payment_method, payment_intent
 from shopfeed.accounts.tests.factories import UserFactory
@@ -273,3 +274,31 @@ def test_staff_resolve_a_dispute_and_unfreeze_the_buyer_with_a_note(
     assert dispute.resolution_note == "Buyer's bank confirmed the card was theirs"
     assert dispute.resolved_by.is_staff
     assert not GiftingProfile.objects.get(user=buyer).is_frozen
+
+
+@pytest.mark.postgres
+def test_a_card_saved_while_buying_coins_makes_the_next_top_up_one_tap(
+    localstripe, buyer_client, client, buyer, pack
+):
+    buyer_client.post("/coins/buy/", {"pack": pack.pk})
+    purchase = CoinPurchase.objects.get()
+    page = buyer_client.get(f"/coins/purchases/{purchase.pk}/pay/").content.decode()
+    assert "Save this card for one-tap top-ups" in page
+
+    assert buyer_client.post(
+        f"/coins/purchases/{purchase.pk}/pay/save-card/", {"save": "1"}
+    ).json() == {"save": True}
+    buyer_client.post(
+        f"/coins/purchases/{purchase.pk}/pay/local-confirm/",
+        {"payment_method": card_payment_method()},
+    )
+    with as_if_committed():
+        deliver(client, succeeded_payload(purchase))
+
+    card = SavedCard.objects.get(user=buyer)
+    assert card.last4 == "4242"
+    assert "One tap •••• 4242" in buyer_client.get("/coins/").content.decode()
+    other = UserFactory()
+    client.force_login(other)
+    response = client.post(f"/coins/purchases/{purchase.pk}/pay/save-card/", {"save": "1"})
+    assert response.status_code == 404
