@@ -239,3 +239,28 @@ class CoinWallet(LedgerAccount):
     class Meta:
         proxy = True
         verbose_name = "coin wallet"
+
+
+# Coin packs, purchases, refunds and disputes live in their use case's package (gifts.coins);
+# imported here so Django registers them with the gifts app.
+from .coins.models import (  # noqa: E402
+    CoinDispute,
+    CoinPack,
+    CoinPackPrice,
+    CoinPurchase,
+    CoinRefund,
+)
+
+__all__ = [
+    "CoinDispute",
+    "CoinPack",
+    "CoinPackPrice",
+    "CoinPurchase",
+    "CoinRefund",
+    "CoinWallet",
+    "DiamondConversion",
+    "Gift",
+    "GiftSend",
+    "GiftingEvent",
+    "GiftingProfile",
+]

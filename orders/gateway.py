@@ -120,6 +120,13 @@ def retrieve_payment_intent(payment_intent_id: str) -> PaymentIntentInfo:
     return _pi(_call(_client().v1.payment_intents.retrieve, payment_intent_id))
 
 
+def payment_intent_of_charge(charge_id: str) -> str | None:
+    """The PaymentIntent a charge belongs to (a dispute names its charge)."""
+    data = _call(_client().v1.charges.retrieve, charge_id).to_dict()
+    pi = data.get("payment_intent")
+    return pi if isinstance(pi, str) else (pi or {}).get("id")
+
+
 def payment_intent_for_another_card(
     payment_intent_id: str, *, idempotency_key: str
 ) -> PaymentIntentInfo:
@@ -291,14 +298,24 @@ def confirm_card_on_local_stripe(*, checkout: Checkout, payment_method: str) -> 
 
     The order still becomes paid only from the webhook. Raises CardDeclined for a refused card.
     """
-    if not _PAYMENT_METHOD_ID.fullmatch(payment_method or ""):
-        raise ShopFeedError("The card could not be read; enter it again.", code="bad_card")
     if checkout.status != Checkout.Status.OPEN or not checkout.payment_intent_id:
         raise IllegalTransition("This checkout cannot be paid any more.")
-    return confirm_payment_intent(
+    return confirm_tokenised_card(
         checkout.payment_intent_id,
         payment_method=payment_method,
         idempotency_key=f"{checkout.idempotency_key}-confirm-{payment_method}",
+    )
+
+
+def confirm_tokenised_card(
+    payment_intent_id: str, *, payment_method: str, idempotency_key: str
+) -> PaymentIntentInfo:
+    """Development only: confirm any PaymentIntent of ours (a checkout's, a coin purchase's)
+    with the card localstripe's Stripe.js tokenised in the browser."""
+    if not _PAYMENT_METHOD_ID.fullmatch(payment_method or ""):
+        raise ShopFeedError("The card could not be read; enter it again.", code="bad_card")
+    return confirm_payment_intent(
+        payment_intent_id, payment_method=payment_method, idempotency_key=idempotency_key
     )
 
 

@@ -10,4 +10,5 @@ urlpatterns = [
     path("live/ws-ticket/", WebSocketTicketView.as_view(), name="live-ws-ticket"),
     path("", include("shops.api")),
     path("", include("gifts.api")),
+    path("", include("gifts.coins.api")),
 ]

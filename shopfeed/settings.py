@@ -385,6 +385,16 @@ GIFTS_DIAMOND_VALUE = env.dict(
 )
 # Senders and hosts must be at least this old.
 GIFTS_MINIMUM_AGE = env.int("GIFTS_MINIMUM_AGE", default=18)
+# Coin purchases (gifts.coins). An exact-amount purchase is priced at the coin's stated value
+# (GIFTS_COIN_VALUE_PER_100) and may be no smaller than a card payment can be (minor units).
+GIFTS_COIN_PURCHASE_MIN_AMOUNT = env.int("GIFTS_COIN_PURCHASE_MIN_AMOUNT", default=50)
+GIFTS_COIN_PURCHASE_MAX_COINS = env.int("GIFTS_COIN_PURCHASE_MAX_COINS", default=100_000)
+# Unused coins of a purchase can be refunded for this many days after it was paid.
+GIFTS_COIN_REFUND_DAYS = env.int("GIFTS_COIN_REFUND_DAYS", default=14)
+# An unpaid purchase is cancelled (its PaymentIntent too) after this long.
+GIFTS_COIN_PURCHASE_EXPIRY_MINUTES = env.int("GIFTS_COIN_PURCHASE_EXPIRY_MINUTES", default=60)
+# At most this many unpaid purchases per buyer at a time (each makes a PaymentIntent).
+GIFTS_COIN_PENDING_LIMIT = env.int("GIFTS_COIN_PENDING_LIMIT", default=10)
 
 # Payments still unpaid this long after checkout are asked about at Stripe.
 RECONCILE_AFTER_MINUTES = env.int("RECONCILE_AFTER_MINUTES", default=10)
@@ -424,6 +434,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two models' `status` choices, named apart in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "CoinPurchaseStatusEnum": "gifts.coins.models.CoinPurchase.Status",
+        "CoinRefundStatusEnum": "gifts.coins.models.CoinRefund.Status",
+    },
 }
 
 # --- Abuse limits: API throttles, login lockout, WebSocket connects ---------------------------

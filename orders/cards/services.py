@@ -73,10 +73,25 @@ def save_card_from_checkout(*, checkout_id: int) -> SavedCard | None:
     checkout = Checkout.objects.filter(pk=checkout_id, status=Checkout.Status.PAID).first()
     if checkout is None or not checkout.payment_intent_id:
         return None
-    profile = PaymentProfile.objects.filter(user_id=checkout.buyer_id).first()
+    return save_card_from_payment(
+        user_id=checkout.buyer_id, payment_intent_id=checkout.payment_intent_id
+    )
+
+
+def request_card_saving_for_payment(*, payment_intent_id: str, by, save: bool = True) -> None:
+    """ "Save this card" for a payment of the buyer's that is not a checkout (coins): the
+    caller checked that the PaymentIntent is the buyer's own and still payable."""
+    profile = ensure_payment_profile(user=by)
+    gateway.prepare_to_save_card(payment_intent_id, customer=profile.stripe_customer_id, save=save)
+
+
+def save_card_from_payment(*, user_id: int, payment_intent_id: str) -> SavedCard | None:
+    """Keep the card a succeeded payment of this buyer was made with, if they asked to (the
+    flag set by request_card_saving). Safe to run twice."""
+    profile = PaymentProfile.objects.filter(user_id=user_id).first()
     if profile is None:
         return None  # never asked: asking creates the Customer
-    pi = gateway.retrieve_payment_intent_payment(checkout.payment_intent_id)
+    pi = gateway.retrieve_payment_intent_payment(payment_intent_id)
     if pi.metadata.get(SAVE_FLAG) != "1" or not pi.payment_method:
         return None
     if pi.customer != profile.stripe_customer_id:
@@ -85,7 +100,7 @@ def save_card_from_checkout(*, checkout_id: int) -> SavedCard | None:
     card = gateway.save_payment_method(pi.payment_method, customer=profile.stripe_customer_id)
     saved, _ = SavedCard.objects.update_or_create(
         payment_method_id=card.id,
-        user_id=checkout.buyer_id,
+        user_id=user_id,
         defaults={
             "brand": card.brand,
             "last4": card.last4,
@@ -116,3 +131,11 @@ def save_card_after_payment(*, checkout_id: int) -> None:
     except PaymentError:
         # The payment stands; only the card is not kept (the buyer can tick it next time).
         logger.exception("could not save the card of checkout %s", checkout_id)
+
+
+def save_card_after_other_payment(*, user_id: int, payment_intent_id: str) -> None:
+    """After commit of a succeeded payment that is not a checkout (a coin purchase)."""
+    try:
+        save_card_from_payment(user_id=user_id, payment_intent_id=payment_intent_id)
+    except PaymentError:
+        logger.exception("could not save the card of payment %s", payment_intent_id)

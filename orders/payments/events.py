@@ -42,6 +42,14 @@ EVENT_HANDLERS: dict[str, list[EventHandler]] = {
 }
 
 
+def register_event_handler(event_type: str, handler: EventHandler) -> None:
+    """An app above orders handles an event type too (gifts' coin purchases: its AppConfig.
+    ready()). Each handler must ignore objects that are not its own and be safe to run twice."""
+    handlers = EVENT_HANDLERS.setdefault(event_type, [])
+    if handler not in handlers:
+        handlers.append(handler)
+
+
 def _store(event: dict) -> StripeEvent | None:
     try:
         with transaction.atomic():

@@ -3,6 +3,7 @@ ask Stripe about what a lost webhook or a lost task left open, so no order stays
 (DESIGN.md 4, 9)."""
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -19,6 +20,26 @@ from .refunds import retry_due_refunds
 from .settlement import settle_locked
 
 logger = logging.getLogger(__name__)
+
+# Payments of apps above orders (gifts' coin purchases) reconciled with the checkouts': each
+# takes `now` and returns how many payments it settled. Registered at startup.
+Reconciler = Callable[[datetime], int]
+_reconcilers: list[Reconciler] = []
+
+
+def register_reconciler(reconciler: Reconciler) -> None:
+    if reconciler not in _reconcilers:
+        _reconcilers.append(reconciler)
+
+
+def _run_registered_reconcilers(now: datetime) -> int:
+    settled = 0
+    for reconciler in _reconcilers:
+        try:
+            settled += reconciler(now)
+        except Exception:  # one app's failure must not stop the checkouts' reconciliation
+            logger.exception("reconciler %s failed; will retry", reconciler)
+    return settled
 
 
 def expire_checkout(*, checkout_id: int, now: datetime | None = None) -> bool:
@@ -116,6 +137,7 @@ def reconcile_payments(*, now: datetime | None = None, limit: int = 500) -> int:
             continue
         paid += checkout is not None and checkout.status == Checkout.Status.PAID
     retry_due_refunds()
+    _run_registered_reconcilers(now)
     return paid
 
 
