@@ -332,6 +332,7 @@ class GiftRoom:
                 settings.LIVE_GIFT_TOP,
                 member,
                 KEY_TTL,
+                settings.LIVE_GIFT_ROOM_UPDATES,
             ],
         )
         self.start_sweeper()
@@ -364,6 +365,7 @@ class GiftRoom:
                     int(settings.LIVE_GIFT_COMBO_UPDATE_SECONDS * 1000),
                     settings.LIVE_GIFT_TOP,
                     _key(session_id, "streak:"),
+                    settings.LIVE_GIFT_ROOM_UPDATES,
                 ],
             )
         )

@@ -48,6 +48,22 @@ local function board(ktop, knames, kgoal, kver, top_n)
   return '"top":[' .. table.concat(parts, ',') .. '],"goal":' .. goal
       .. ',"v":' .. (redis.call('GET', kver) or '0')
 end
+-- The room's budget for streak running counts (starts, ends and big gifts always go out):
+-- a token bucket of `per_s` a second, so a storm of 200 streaks costs viewers ~per_s updates
+-- a second, not 200. A count not shown now is shown by a later sweep, or by the streak's end.
+local function update_allowed(key, now, per_s)
+  local b = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(b[1]) or per_s
+  local at = tonumber(b[2]) or now
+  tokens = math.min(per_s, tokens + math.max(0, now - at) * per_s / 1000)
+  if tokens < 1 then
+    redis.call('HSET', key, 'tokens', tostring(tokens), 'at', now)
+    return false
+  end
+  redis.call('HSET', key, 'tokens', tostring(tokens - 1), 'at', now)
+  redis.call('PEXPIRE', key, 60000)
+  return true
+end
 local function streak_data(sid, sender, gift, count, coins, extra, brd)
   return '{"streak":' .. sid .. ',"sender":' .. sender .. ',"gift":' .. gift
       .. ',"count":' .. count .. ',"coins":' .. coins .. extra .. ',' .. brd .. '}'
@@ -79,7 +95,7 @@ return 0
 
 # A committed send. KEYS: seq, events, channel, sent marker, ver, top, names, goal, streaks,
 # the streak. ARGV: replay window, send id, sender id, sender JSON, gift JSON, count, coins,
-# combo-able (1/0), combo ms, update ms, top n, streak member, key ttl seconds.
+# combo-able (1/0), combo ms, update ms, top n, streak member, key ttl seconds, room updates/s.
 # Returns {event ids published...}; {} for a send already published (a resend).
 SEND = (
     _COMMON
@@ -115,7 +131,8 @@ if h[1] and now - tonumber(h[4]) < combo_ms then
   local streak_coins = tonumber(h[3]) + coins
   redis.call('HSET', KEYS[10], 'count', total, 'coins', streak_coins, 'last', now,
       'sender', ARGV[4])
-  if now - tonumber(h[5]) >= update_ms then
+  if now - tonumber(h[5]) >= update_ms
+      and update_allowed(KEYS[9] .. ':budget', now, tonumber(ARGV[14])) then
     redis.call('HSET', KEYS[10], 'pub', now, 'pubcount', total)
     local data = streak_data(h[1], ARGV[4], ARGV[5], total, streak_coins,
         ',"send":' .. ARGV[2] .. ',"combo":true,"final":false', brd)
@@ -144,7 +161,8 @@ return ids
 
 # End the streaks that ran out and show the running count of those that moved since their
 # last event. KEYS: seq, events, channel, ver, top, names, goal, streaks.
-# ARGV: replay window, combo ms, update ms, top n, streak key prefix. Returns events published.
+# ARGV: replay window, combo ms, update ms, top n, streak key prefix, room updates/s.
+# Returns events published.
 SWEEP = (
     _COMMON
     + """
@@ -168,7 +186,8 @@ for _, m in ipairs(members) do
       redis.call('DEL', key)
       redis.call('ZREM', KEYS[8], m)
       n = n + 1
-    elseif tonumber(h[6]) < tonumber(h[2]) and now - tonumber(h[5]) >= update_ms then
+    elseif tonumber(h[6]) < tonumber(h[2]) and now - tonumber(h[5]) >= update_ms
+        and update_allowed(KEYS[8] .. ':budget', now, tonumber(ARGV[6])) then
       redis.call('HSET', key, 'pub', now, 'pubcount', h[2])
       emit(KEYS[1], KEYS[2], KEYS[3], window, 'gift', now,
           streak_data(h[1], h[7], h[8], h[2], h[3], ',"combo":true,"final":false', brd))
