@@ -21,6 +21,7 @@ BENCHMARKS = (
     "room_headroom",
     "room_memory",
     "gift_sends",
+    "gift_storm",
 )
 # Run only when named (longer than the default run should be).
 ON_REQUEST = ("sizing",)

@@ -12,6 +12,7 @@ class LiveConfig(AppConfig):
         from orders.models import SaleSource
 
         from .chat import actions as chat_actions  # noqa: F401
+        from .gifting import actions as gift_actions  # noqa: F401
         from .selling import actions as host_actions  # noqa: F401
         from .selling import receivers  # noqa: F401
         from .selling.selectors import sold_in_live_session

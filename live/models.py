@@ -37,6 +37,11 @@ class LiveSession(models.Model):
     )
     peak_viewers = models.PositiveIntegerField(default=0)
     total_viewers = models.PositiveIntegerField(default=0)
+    # The host's LIVE goal: a coins target the room's gifts fill (progress counts the gifts
+    # sent since it was set; the room keeps the running total in Redis, GiftSend is the record).
+    gift_goal_coins = models.PositiveIntegerField(null=True, blank=True)
+    gift_goal_title = models.CharField(max_length=60, blank=True)
+    gift_goal_set_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

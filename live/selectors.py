@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    Exists,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from shopfeed.accounts.models import Follow
@@ -134,8 +144,27 @@ def sessions_on_profile(*, host) -> list[LiveSession]:
 
 
 def host_sessions(*, host) -> QuerySet[LiveSession]:
-    """A creator's own sessions for the studio: live first, then upcoming, then past."""
-    return LiveSession.objects.filter(host=host).select_related("shop").order_by("-scheduled_at")
+    """A creator's own sessions for the studio: live first, then upcoming, then past; each with
+    the coins gifted in it (`gift_coins`) and the gifts sent (`gift_count`)."""
+    from gifts.models import GiftSend
+
+    sends = GiftSend.objects.filter(session_id=OuterRef("pk"), host_id=OuterRef("host_id"))
+    return (
+        LiveSession.objects.filter(host=host)
+        .select_related("shop")
+        .annotate(
+            gift_coins=Coalesce(_sum_of(sends, "coins_total"), 0),
+            gift_count=Coalesce(_sum_of(sends, "count"), 0),
+        )
+        .order_by("-scheduled_at")
+    )
+
+
+def _sum_of(sends, field: str) -> Subquery:
+    return Subquery(
+        sends.order_by().values("session_id").annotate(total=Sum(field)).values("total")[:1],
+        output_field=IntegerField(),
+    )
 
 
 def get_watchable_session(*, session_id: int, user=None) -> LiveSession:

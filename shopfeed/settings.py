@@ -357,6 +357,26 @@ LIVE_CHAT_SAMPLE_GROUPS = env.int("LIVE_CHAT_SAMPLE_GROUPS", default=8)
 LIVE_ROOM_STATE_SECONDS = env.float("LIVE_ROOM_STATE_SECONDS", default=30.0)
 # A room's hello snapshot is rebuilt at least this often (stock sold outside the live).
 LIVE_SNAPSHOT_SECONDS = env.float("LIVE_SNAPSHOT_SECONDS", default=2.0)
+# Gifts in the room (live/gifting): sends per user per LIVE_GIFT_RATE_WINDOW seconds (a token
+# bucket: a burst of LIVE_GIFT_RATE, refilled evenly).
+LIVE_GIFT_RATE = env.int("LIVE_GIFT_RATE", default=10)
+LIVE_GIFT_RATE_WINDOW = env.float("LIVE_GIFT_RATE_WINDOW", default=2.0)
+# Sends of a combo-able gift by one sender this close together are one streak; the streak ends
+# (a "gift.end" event) this long after its last send.
+LIVE_GIFT_COMBO_SECONDS = env.float("LIVE_GIFT_COMBO_SECONDS", default=3.0)
+# A streak's running count reaches viewers at most this often.
+LIVE_GIFT_COMBO_UPDATE_SECONDS = env.float("LIVE_GIFT_COMBO_UPDATE_SECONDS", default=1.0)
+# ...and all the room's streaks together at most this many running counts a second (a streak's
+# start and end, and big gifts, always go out).
+LIVE_GIFT_ROOM_UPDATES = env.int("LIVE_GIFT_ROOM_UPDATES", default=10)
+# Database threads a web process gives gift debits (apart from every other action's thread),
+# and how many sends may wait for them before a sender is told to try again.
+LIVE_GIFT_THREADS = env.int("LIVE_GIFT_THREADS", default=4)
+LIVE_GIFT_QUEUE = env.int("LIVE_GIFT_QUEUE", default=400)
+# Gifts worth at least this many coins play the long animation.
+LIVE_GIFT_BIG_COINS = env.int("LIVE_GIFT_BIG_COINS", default=1000)
+# Top gifters shown in the room.
+LIVE_GIFT_TOP = env.int("LIVE_GIFT_TOP", default=5)
 
 # Money
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="USD")

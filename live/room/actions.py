@@ -54,6 +54,15 @@ def action(name: str, *, host_only: bool = False, login_required: bool = True, o
     return register
 
 
+@dataclass(frozen=True)
+class Reply:
+    """What a handler returns to answer its sender alone: a `type` event on that socket, with
+    the frame's `ref` added to `data` (a gift's ack with the new balance)."""
+
+    type: str
+    data: dict
+
+
 class UnknownAction(ShopFeedError):
     """Unknown action."""
 

@@ -179,7 +179,9 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
             return
         self._go_live_now()
         try:
-            await actions.adispatch(self.ctx, name, frame)
+            result = await actions.adispatch(self.ctx, name, frame)
+            if isinstance(result, actions.Reply):
+                self._reply(_envelope(result.type, {**result.data, "ref": ref}))
         except ShopFeedError as exc:
             self._reply(_error(exc.code, exc.message, ref))
         except ValidationError as exc:

@@ -18,7 +18,19 @@ from live.selling.selectors import active_deal, deal_data
 from .bus import get_bus
 
 # Events that leave the snapshot as it was (anything else makes the next hello rebuild it).
-SNAPSHOT_NEUTRAL = frozenset({"chat.message", "chat.deleted", "viewers", "moderation", "notice"})
+# Gifts too: the hello's gift board comes from Redis beside the snapshot (live/gifting/room.py).
+SNAPSHOT_NEUTRAL = frozenset(
+    {
+        "chat.message",
+        "chat.deleted",
+        "viewers",
+        "moderation",
+        "notice",
+        "gift",
+        "gift.end",
+        "gift.goal",
+    }
+)
 
 
 def room_snapshot(session: LiveSession, *, last_id: int) -> dict:
@@ -48,7 +60,14 @@ def page_snapshot(session: LiveSession) -> dict:
     # Read the bus position first: the socket resumes from it, so nothing after it is lost.
     last_id = get_bus().last_id(session.pk)
     data = room_snapshot(session, last_id=last_id)
-    return {**data, "viewers": None, "chat": chat_history(session, upto=last_id)}
+    from live.gifting.room import board_now
+
+    return {
+        **data,
+        "viewers": None,
+        "chat": chat_history(session, upto=last_id),
+        "gifts": board_now(session.pk),
+    }
 
 
 def socket_snapshot(*, session_id: int, last_id: int) -> dict:
@@ -66,10 +85,11 @@ def snapshot_body(session_id: int) -> str:
     return _dumps(data)[:-1]
 
 
-def hello_text(body: str, *, event_id: int, viewers: int) -> str:
+def hello_text(body: str, *, event_id: int, viewers: int, gifts: str = "null") -> str:
+    """`gifts`: the room's gift board (top gifters, goal) as JSON text."""
     return (
         f'{{"type":"hello","id":{event_id},"ts":{int(time.time() * 1000)},"data":{body},'
-        f'"last_id":{event_id},"viewers":{viewers}}}}}'
+        f'"gifts":{gifts},"last_id":{event_id},"viewers":{viewers}}}}}'
     )
 
 

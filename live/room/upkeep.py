@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import close_old_connections, connections
 
+from live.gifting.room import GIFT_EVENTS, gift_room
+
 from .bus import AsyncPublisher, get_bus
 from .presence import Presence, persist_viewer_counts
 from .snapshot import SNAPSHOT_NEUTRAL, hello_text, snapshot_body, socket_snapshot
@@ -154,6 +156,8 @@ class Upkeep:
                 room.state_gen += 1
                 if room.state is not None:
                     room.state.apply(type_, json.loads(text)["data"])
+            if type_ in GIFT_EVENTS:
+                gift_room(self.hub).on_events(room.session_id, [ev])
             if type_ not in SNAPSHOT_NEUTRAL:
                 room.snapshot_gen += 1
                 room.snapshot = None
@@ -185,11 +189,21 @@ class Upkeep:
             # Valid as of now if nothing that changes it went by during the build; otherwise
             # as of where the build began, and the socket gets the events since.
             event_id = room.written_id if room.snapshot_gen == generation else as_of
+        gifts = gift_room(self.hub)
+        board = await gifts.board(room.session_id)
         cached = room.hello
-        if cached is not None and cached[0] == event_id and cached[1] == viewers:
+        # The gift board counts too: it can move on without an event (a combo's sends).
+        version = gifts.board_version(room.session_id)
+        if (
+            cached is not None
+            and cached[0] == event_id
+            and cached[1] == viewers
+            and gifts.hello_version.get(room.session_id) == version
+        ):
             return cached[2]
-        ev = Event(hello_text(body, event_id=event_id, viewers=viewers), event_id)
+        ev = Event(hello_text(body, event_id=event_id, viewers=viewers, gifts=board), event_id)
         room.hello = (event_id, viewers, ev)
+        gifts.hello_version[room.session_id] = version
         return ev
 
     async def _build_snapshot(self, room: Room) -> tuple[str, int, int]:

@@ -1,11 +1,12 @@
 """After a session: what the creator sees (peak and total viewers, chat, orders, revenue, best
-seller). Orders count when paid; a sale belongs to the session it was bought from (source
+seller, gifts). Orders count when paid; a sale belongs to the session it was bought from (source
 "live", source_ref the session id)."""
 
 from dataclasses import dataclass
 
 from django.db.models import Count, Max, Q, Sum
 
+from live.gifting.selectors import SessionGifts, session_gifts
 from live.models import ChatMessage, LiveSession, SessionViewer
 from orders.models import Order, OrderItem, SaleSource
 
@@ -39,6 +40,7 @@ class SessionSummary:
     revenue_amount: int  # paid totals minus refunds, minor units
     refunded_amount: int
     best_seller: BestSeller | None
+    gifts: SessionGifts
 
 
 def session_orders(*, session: LiveSession):
@@ -92,4 +94,5 @@ def session_summary(*, session: LiveSession) -> SessionSummary:
         )
         if best
         else None,
+        gifts=session_gifts(session=session),
     )

@@ -28,6 +28,11 @@ ROOM_ENV = {
     "LIVE_VIEWERS_PERSIST_SECONDS": "1",
     "LIVE_CHAT_FLUSH_SECONDS": "0.5",
     "LOG_LEVEL": "WARNING",
+    # Gifts: a quick combo window so that streak tests end in a second or two.
+    "LIVE_GIFT_RATE": "10",
+    "LIVE_GIFT_RATE_WINDOW": "2",
+    "LIVE_GIFT_COMBO_SECONDS": "1.2",
+    "LIVE_GIFT_COMBO_UPDATE_SECONDS": "0.8",
     # Every test socket comes from 127.0.0.1; test_ws_security.py tests the limit itself.
     "WS_CONNECT_RATE": "100000/min",
 }

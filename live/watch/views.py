@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from live import selectors
+from live.gifting.selectors import gift_drawer
 from live.models import LiveSession
 from live.room.snapshot import page_snapshot
 from live.selling.selectors import sells_in
@@ -36,6 +37,7 @@ def watch(request, pk):
     user = request.user
     is_host = user.is_authenticated and (user.pk == session.host_id or user.is_staff)
     snapshot = page_snapshot(session)
+    currency = session.shop.currency if session.shop_id else None
     context = {
         "session": session,
         "host": session.host,
@@ -57,6 +59,9 @@ def watch(request, pk):
             # The host cannot buy from their own shop: their page shows host controls instead.
             "can_buy": not sells_in(session=session, user=user),
             "max_chat": settings.LIVE_CHAT_MAX_LENGTH,
+            # Gifts: the drawer (gifts priced in coins and money, the balance, top-up).
+            "gifts": gift_drawer(user=user, currency=currency),
+            "can_gift": user.is_authenticated and user.pk != session.host_id,
         },
     }
     return render(request, "live/watch.html", context)

@@ -1,5 +1,6 @@
 /* ShopFeed live page: the player, the room socket (/ws/live/<id>/), chat, the pinned
- * product with "Buy now", the lineup drawer, the flash-deal countdown and host controls.
+ * product with "Buy now", the lineup drawer, the flash-deal countdown, gifts (drawer,
+ * animations, combos, top gifters, the LIVE goal) and host controls.
  *
  * Protocol (DESIGN.md section 5): every server event is {type, id, ts, data} with a
  * per-session increasing id. The first frame on each socket is "hello" (a snapshot). Every
@@ -370,6 +371,145 @@
     $("chat-input").placeholder = text || "Say something…";
   }
 
+  // --- gifts ---------------------------------------------------------------------------------
+  // The board (top gifters, goal) comes whole in every gift event with its version `v`: the
+  // newest wins. Gift animations play one at a time over the video (big gifts longer); a
+  // combo's running count shows in a bubble until its "gift.end".
+
+  const giftsCfg = cfg.gifts || { gifts: [], balance: null };
+  let boardV = -1;
+  function applyBoard(board) {
+    if (!board || typeof board.v !== "number" || board.v < boardV) return;
+    boardV = board.v;
+    const list = $("top-gifters");
+    list.replaceChildren(...(board.top || []).map((row) =>
+      el("li", {}, [el("b", { text: row.user ? row.user.name : "?" }), " ",
+        el("span", { class: "muted", text: `${row.coins.toLocaleString()} coins` })])));
+    $("top-gifters-empty").hidden = (board.top || []).length > 0;
+    const goal = board.goal;
+    $("gift-goal").hidden = !goal;
+    if (goal) {
+      const pct = Math.min(100, Math.floor((goal.progress * 100) / goal.target));
+      $("gift-goal-title").textContent = goal.title || "";
+      $("gift-goal-count").textContent = `${goal.progress.toLocaleString()} / ${goal.target.toLocaleString()} coins`;
+      const bar = $("gift-goal-bar");
+      bar.setAttribute("aria-valuemax", goal.target);
+      bar.setAttribute("aria-valuenow", Math.min(goal.progress, goal.target));
+      $("gift-goal-fill").style.width = `${pct}%`;
+      root.dataset.goalProgress = String(goal.progress);
+    }
+  }
+
+  const animations = [];
+  let animating = false;
+  function playNext() {
+    const next = animations.shift();
+    if (!next) { animating = false; return; }
+    animating = true;
+    const layer = $("gift-layer");
+    const big = next.gift.big;
+    const node = el("div", { class: `gift-anim${big ? " big" : ""}`, "data-gift": next.gift.name }, [
+      next.gift.image ? el("img", { src: next.gift.image, alt: "" }) : null,
+      el("p", { text: `${next.sender.name} sent ${next.gift.name}${next.count > 1 ? ` ×${next.count}` : ""}` }),
+    ]);
+    layer.append(node);
+    root.dataset.giftShown = String(Number(root.dataset.giftShown || 0) + 1);
+    setTimeout(() => { node.remove(); playNext(); }, big ? 4000 : 1500);
+  }
+  function animate(d) {
+    if (animations.length >= 20) animations.shift(); // a storm: the newest matter
+    animations.push(d);
+    if (!animating) playNext();
+  }
+
+  const combos = new Map(); // streak id -> bubble
+  function showGift(d) {
+    applyBoard(d);
+    if (!d.combo) { animate(d); return; }
+    let bubble = combos.get(d.streak);
+    if (!bubble) {
+      animate(d);
+      bubble = el("li", { class: "gift-combo" }, [
+        d.gift.image ? el("img", { src: d.gift.image, alt: "" }) : null,
+        el("span", { text: `${d.sender.name} · ${d.gift.name}` }), " ",
+        el("b", { class: "combo-count" }),
+      ]);
+      combos.set(d.streak, bubble);
+      $("gift-combos").append(bubble);
+      while ($("gift-combos").children.length > 4) $("gift-combos").firstElementChild.remove();
+    }
+    bubble.querySelector(".combo-count").textContent = `×${d.count}`;
+  }
+  function endStreak(d) {
+    applyBoard(d);
+    const bubble = combos.get(d.streak);
+    if (!bubble) return;
+    bubble.querySelector(".combo-count").textContent = `×${d.count}`;
+    bubble.classList.add("ended");
+    combos.delete(d.streak);
+    setTimeout(() => bubble.remove(), 1500);
+  }
+
+  function setBalance(coins) {
+    if (typeof coins !== "number") return;
+    giftsCfg.balance = coins;
+    const b = $("gift-balance");
+    if (b) b.textContent = coins.toLocaleString();
+    for (const btn of document.querySelectorAll(".gift-tile")) {
+      btn.classList.toggle("short", Number(btn.dataset.coins) * giftCount() > coins);
+    }
+  }
+
+  function giftCount() {
+    const c = $("gift-count");
+    return c ? parseInt(c.value, 10) || 1 : 1;
+  }
+
+  function newToken() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
+  }
+
+  // Sends not yet acknowledged, by client token: sent again (same token) after a reconnect;
+  // the server debits a token once, so a send is never lost and never doubled.
+  const unacked = new Map();
+  function sendGift(gift) {
+    const count = giftCount();
+    if (typeof giftsCfg.balance === "number" && gift.coins * count > giftsCfg.balance) {
+      showGiftShort(gift.coins * count);
+      return;
+    }
+    const payload = { gift: gift.id, count, client_token: newToken() };
+    unacked.set(payload.client_token, payload);
+    send("gift.send", payload);
+  }
+  function resendUnacked() {
+    for (const payload of unacked.values()) send("gift.send", payload);
+  }
+  function showGiftShort(needed) {
+    const url = giftsCfg.top_up_url;
+    showError(`That costs ${needed.toLocaleString()} coins and you have ${(giftsCfg.balance || 0).toLocaleString()}.` +
+      (url ? " Top up to send it." : ""));
+  }
+
+  function renderDrawer() {
+    const grid = $("gift-grid");
+    if (!grid) return;
+    grid.replaceChildren(...giftsCfg.gifts.map((g) => el("li", {}, [
+      el("button", { type: "button", class: `gift-tile${g.big ? " big" : ""}`, "data-coins": g.coins,
+        "data-gift-id": g.id, title: `${g.name}: ${g.coins} coins (${money(g.price_amount, g.currency)})`,
+        onclick: () => sendGift(g) }, [
+        g.image ? el("img", { src: g.image, alt: "" }) : null,
+        el("span", { class: "gift-name", text: g.name }),
+        el("span", { class: "gift-coins", text: `${g.coins.toLocaleString()} coins` }),
+        el("span", { class: "gift-money muted", text: money(g.price_amount, g.currency) }),
+      ]),
+    ])));
+    setBalance(giftsCfg.balance);
+    const count = $("gift-count");
+    if (count) count.addEventListener("change", () => setBalance(giftsCfg.balance));
+  }
+
   // --- events ---------------------------------------------------------------------------------
 
   function applyHello(data) {
@@ -380,6 +520,7 @@
     renderLineup();
     renderDeal();
     if (typeof data.viewers === "number") setViewers(data.viewers);
+    if (data.gifts) applyBoard(data.gifts);
   }
 
   function setViewers(count) {
@@ -412,6 +553,10 @@
       flash("purchase-ticker", `${who}${more} just bought ${(d.product_titles || []).join(", ")}`, 5000);
     },
     notice: (d) => flash("live-notice", d.text, 15000),
+    gift: showGift,
+    "gift.end": endStreak,
+    "gift.goal": applyBoard,
+    "gift.ack": (d) => { unacked.delete(d.client_token); setBalance(d.balance); },
     "session.started": () => setStatus("live"),
     "session.ended": () => setStatus("ended"),
     moderation: (d) => {
@@ -444,7 +589,11 @@
 
   function onFrame(frame) {
     if (frame.type === "error") {
-      showError((frame.data && frame.data.detail) || "That did not work.");
+      const d = frame.data || {};
+      // A refused gift is settled: do not send it again on reconnect.
+      if (d.code && d.code !== "rate_limited" && d.code !== "busy") unacked.clear();
+      if (d.code === "insufficient_coins" && $("gift-drawer")) $("gift-drawer").open = true;
+      showError(d.detail || "That did not work.");
       return;
     }
     if (frame.type === "hello") {
@@ -487,7 +636,10 @@
     const resume = state.lastId === null || state.lastId === undefined ? "" : `?last_id=${state.lastId}`;
     ws = new WebSocket(`${scheme}//${location.host}${cfg.ws_path}${resume}`);
     connState(attempt ? "Reconnecting…" : "");
-    ws.addEventListener("open", () => { attempt = 0; connState(""); root.dataset.connected = "1"; });
+    ws.addEventListener("open", () => {
+      attempt = 0; connState(""); root.dataset.connected = "1";
+      resendUnacked();
+    });
     ws.addEventListener("message", (ev) => {
       let frame;
       try { frame = JSON.parse(ev.data); } catch (e) { return; }
@@ -550,6 +702,17 @@
     });
   }
 
+  const goalForm = $("goal-form");
+  if (goalForm) {
+    goalForm.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const coins = parseInt(goalForm.elements.coins.value, 10);
+      if (!(coins > 0)) { showError("The goal is a whole number of coins."); return; }
+      send("goal.set", { coins, title: goalForm.elements.title.value.trim() });
+    });
+    $("goal-clear").addEventListener("click", () => send("goal.clear", {}));
+  }
+
   const endButton = $("session-end");
   if (endButton) {
     endButton.addEventListener("click", () => {
@@ -562,6 +725,8 @@
   for (const msg of snapshot.chat || []) addChat(msg);
   renderLineup();
   renderDeal();
+  applyBoard(snapshot.gifts);
+  renderDrawer();
   if (state.status === "live") startPlayer();
   connect();
   window.shopfeedLive = { state, send }; // for debugging in the console

@@ -1,0 +1,504 @@
+"""Gifts in the live room (DESIGN.md sections 5 and 5a): the `gift.send` path, combos, the
+top gifters and the goal.
+
+A send is a viewer action like chat, on the busy room's inbound path:
+
+1. checked on the event loop from what the process already holds: the payload's shape, the
+   room's cached state (live, not the host, not banned), the gift catalogue (cached per
+   process), and a token bucket in Redis (one script);
+2. debited in the database by `gifts.sending.send_gift` (one balanced posting, idempotent per
+   client token) in a small thread pool of its own (LIVE_GIFT_THREADS): never queued behind
+   frame writing nor behind the one thread host actions share, and bounded (LIVE_GIFT_QUEUE
+   sends waiting; past that the sender is told to try again);
+3. after commit, one Redis script publishes it (scripts.SEND): the session's ranking and goal
+   move, and a combo-able gift joins its sender's streak, so a storm of cheap gifts costs
+   viewers a bounded number of events. A send's event goes out once (a marker per send id):
+   a resend with the same client token after a reconnect debits nothing and shows nothing,
+   and still gets its ack;
+4. the sender gets `gift.ack` (their new balance) on their socket.
+
+Streaks end (`gift.end`) and show their running count from a sweep every process serving the
+room runs (SWEEP_EVERY); the script decides atomically, so two processes never end one twice.
+
+Without Redis (`make run`'s embedded default, one process) sends are debited the same way and
+each is published on the in-process bus as its own event, the board kept in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+from gifts.errors import GiftUnavailable, InvalidClientToken, InvalidGiftCount, SelfGift
+from gifts.models import SEND_MAX_COUNT
+from gifts.sending.services import CLIENT_TOKEN_RE
+from live.models import LiveSession
+from live.room.bus import _keys as bus_keys
+from live.room.bus import get_bus
+from shopfeed.errors import NotAllowed, NotFound, ShopFeedError
+
+from . import scripts
+
+if TYPE_CHECKING:
+    from live.room.actions import RoomContext
+    from live.room.hub import Event, Hub
+
+logger = logging.getLogger(__name__)
+
+SWEEP_EVERY = 0.25  # seconds between a process's sweeps of its rooms' streaks
+CATALOGUE_SECONDS = 30.0  # the catalogue is reloaded this often (and when an unknown id comes)
+KEY_TTL = 2 * 24 * 3600  # a session's gift keys outlive any live
+GIFT_EVENTS = frozenset({"gift", "gift.end", "gift.goal"})
+
+
+class RateLimited(ShopFeedError):
+    """You are sending gifts too fast."""
+
+    code = "rate_limited"
+    status_code = 429
+
+
+class Busy(ShopFeedError):
+    """The room is very busy; send again in a moment."""
+
+    code = "busy"
+    status_code = 503
+
+
+def _key(session_id: int, name: str) -> str:
+    return f"{{live:{session_id}}}:g:{name}"
+
+
+def _board_keys(session_id: int) -> list[str]:
+    return [_key(session_id, n) for n in ("ver", "top", "names", "goal")]
+
+
+def _dumps(data) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class GiftInfo:
+    id: int
+    name: str
+    coins: int
+    comboable: bool
+    json: str  # what the room's events say about it
+
+
+def gift_card(gift) -> dict:
+    """A gift as the room shows it (events, the drawer)."""
+    return {
+        "id": gift.pk,
+        "name": gift.name,
+        "coins": gift.coins,
+        "image": gift.image.url if gift.image else "",
+        "animation": gift.animation.url if gift.animation else "",
+        "big": gift.coins >= settings.LIVE_GIFT_BIG_COINS,
+        "combo": gift.is_comboable,
+    }
+
+
+def load_catalogue() -> dict[int, GiftInfo]:
+    from gifts.models import Gift
+
+    return {
+        gift.pk: GiftInfo(
+            gift.pk, gift.name, gift.coins, gift.is_comboable, _dumps(gift_card(gift))
+        )
+        for gift in Gift.objects.filter(is_active=True)
+    }
+
+
+def sender_data(user) -> dict:
+    return {"handle": user.handle, "name": user.name}
+
+
+# -- what runs in the gift threads ---------------------------------------------------------------
+
+_hosts: dict[int, tuple[float, Any]] = {}
+_hosts_lock = threading.Lock()
+
+
+def _host(user_model, host_id: int):
+    """The host as send_gift needs them (id and birth date), cached a little per process."""
+    now = time.monotonic()
+    with _hosts_lock:
+        cached = _hosts.get(host_id)
+    if cached is not None and now - cached[0] < CATALOGUE_SECONDS:
+        return cached[1]
+    host = user_model._default_manager.only("pk", "birth_date").get(pk=host_id)
+    with _hosts_lock:
+        if len(_hosts) > 10_000:
+            _hosts.clear()
+        _hosts[host_id] = (now, host)
+    return host
+
+
+def debit(*, sender, host_id: int, gift_id: int, count: int, client_token: str, session_id: int):
+    """The database part of a room send: (send id, coins, new balance)."""
+    from gifts.sending.services import send_gift
+    from gifts.wallet import wallet_balance
+
+    if sender.birth_date is None:  # added in the settings since the socket connected?
+        sender.refresh_from_db(fields=["birth_date"])
+    send = send_gift(
+        sender=sender,
+        host=_host(type(sender), host_id),
+        gift=gift_id,
+        count=count,
+        client_token=client_token,
+        session_id=session_id,
+    )
+    return send.pk, send.coins_total, wallet_balance(sender)
+
+
+def _with_db(fn, kwargs):
+    from django.db import close_old_connections
+
+    close_old_connections()
+    try:
+        return fn(**kwargs)
+    finally:
+        close_old_connections()
+
+
+# -- parsing ---------------------------------------------------------------------------------------
+
+
+def parse_send(payload: dict) -> tuple[int, int, str]:
+    """(gift id, count, client token) from a `gift.send` frame, or a clear error."""
+    gift_id = payload.get("gift")
+    if isinstance(gift_id, bool) or not isinstance(gift_id, int) or gift_id <= 0:
+        raise GiftUnavailable("Choose a gift from the drawer (gift is a gift's id).")
+    count = payload.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= SEND_MAX_COUNT:
+        raise InvalidGiftCount(f"Send between 1 and {SEND_MAX_COUNT} of a gift at a time.")
+    token = payload.get("client_token")
+    if not isinstance(token, str) or not CLIENT_TOKEN_RE.match(token):
+        raise InvalidClientToken()
+    return gift_id, count, token
+
+
+# -- the room side ---------------------------------------------------------------------------------
+
+
+class GiftRoom:
+    """One per hub (process and event loop)."""
+
+    def __init__(self, hub: Hub):
+        self.hub = hub
+        self.loop = hub.loop
+        self._executor = ThreadPoolExecutor(
+            max_workers=settings.LIVE_GIFT_THREADS, thread_name_prefix="live-gifts"
+        )
+        self._waiting = 0
+        self._catalogue: dict[int, GiftInfo] = {}
+        self._catalogue_at = -CATALOGUE_SECONDS
+        self._catalogue_task: asyncio.Task | None = None
+        self._boards: dict[int, tuple[int, str]] = {}  # session -> (version, board JSON)
+        self._board_tasks: dict[int, asyncio.Task] = {}
+        self.hello_version: dict[int, int] = {}  # the board version in each room's cached hello
+        self._sweeper: asyncio.Task | None = None
+        self._scripts: dict[str, Any] = {}
+        self._memory_lock = threading.Lock()
+
+    # -- Redis ------------------------------------------------------------------------------
+
+    def _script(self, name: str):
+        script = self._scripts.get(name)
+        if script is None:
+            client = self.hub._async_redis()
+            script = self._scripts[name] = client.register_script(getattr(scripts, name))
+        return script
+
+    # -- the catalogue --------------------------------------------------------------------------
+
+    async def gift(self, gift_id: int) -> GiftInfo:
+        stale = time.monotonic() - self._catalogue_at > CATALOGUE_SECONDS
+        if stale or (gift_id not in self._catalogue and time.monotonic() - self._catalogue_at > 2):
+            if self._catalogue_task is None:
+                self._catalogue_task = self.loop.create_task(self._load_catalogue())
+            await asyncio.shield(self._catalogue_task)
+        info = self._catalogue.get(gift_id)
+        if info is None:
+            raise GiftUnavailable("That gift is not available.")
+        return info
+
+    async def _load_catalogue(self) -> None:
+        try:
+            self._catalogue = await self.loop.run_in_executor(
+                self._executor, _with_db, lambda: load_catalogue(), {}
+            )
+            self._catalogue_at = time.monotonic()
+        finally:
+            self._catalogue_task = None
+
+    # -- sending ----------------------------------------------------------------------------------
+
+    async def send(self, ctx: RoomContext, payload: dict) -> dict:
+        gift_id, count, token = parse_send(payload)
+        user = ctx.user
+        state = await self.hub.upkeep.admission_state(ctx.session_id)
+        if state is None:
+            raise NotFound("This live does not exist.")
+        if state.status != LiveSession.Status.LIVE:
+            raise ShopFeedError("Gifts can be sent while the host is live.", code="not_live")
+        if user.pk == state.host_id:
+            raise SelfGift("You cannot send a gift to yourself.")
+        if state.restriction(user.handle, "ban")[0]:
+            raise NotAllowed("You are banned from this host's lives.", code="banned")
+        gift = await self.gift(gift_id)
+        await self._take_token(ctx.session_id, user.pk)
+        if self._waiting >= settings.LIVE_GIFT_QUEUE:
+            raise Busy("The room is very busy; send your gift again in a moment.")
+        self._waiting += 1
+        try:
+            send_id, coins, balance = await self.loop.run_in_executor(
+                self._executor,
+                _with_db,
+                debit,
+                {
+                    "sender": user,
+                    "host_id": state.host_id,
+                    "gift_id": gift_id,
+                    "count": count,
+                    "client_token": token,
+                    "session_id": ctx.session_id,
+                },
+            )
+        finally:
+            self._waiting -= 1
+        await self._publish(ctx.session_id, user, gift, send_id, count, coins)
+        return {
+            "send": send_id,
+            "client_token": token,
+            "gift": gift_id,
+            "count": count,
+            "coins": coins,
+            "balance": balance,
+        }
+
+    async def _take_token(self, session_id: int, user_id: int) -> None:
+        rate, window = settings.LIVE_GIFT_RATE, settings.LIVE_GIFT_RATE_WINDOW
+        if not self.hub.redis_url:
+            return  # one process: the database's own per-user order is the only limit
+        wait_ms = await self._script("RATE")(
+            keys=[_key(session_id, f"rate:{user_id}")],
+            args=[repr(rate / (window * 1000)), rate],
+        )
+        if int(wait_ms):
+            wait = max(1, -(-int(wait_ms) // 1000))
+            raise RateLimited(
+                f"Slow down: at most {rate} gifts every {window:g} seconds. Try again in {wait} s."
+            )
+
+    async def _publish(self, session_id, user, gift: GiftInfo, send_id, count, coins) -> None:
+        sender = _dumps(sender_data(user))
+        if not self.hub.redis_url:
+            self._memory_publish(session_id, user, sender, gift, send_id, count, coins)
+            return
+        seq, events, channel = bus_keys(session_id)
+        member = f"{user.pk}:{gift.id}"
+        await self._script("SEND")(
+            keys=[
+                seq,
+                events,
+                channel,
+                _key(session_id, f"sent:{send_id}"),
+                *_board_keys(session_id),
+                _key(session_id, "streaks"),
+                _key(session_id, f"streak:{member}"),
+            ],
+            args=[
+                settings.LIVE_REPLAY_WINDOW,
+                send_id,
+                user.pk,
+                sender,
+                gift.json,
+                count,
+                coins,
+                1 if gift.comboable else 0,
+                int(settings.LIVE_GIFT_COMBO_SECONDS * 1000),
+                int(settings.LIVE_GIFT_COMBO_UPDATE_SECONDS * 1000),
+                settings.LIVE_GIFT_TOP,
+                member,
+                KEY_TTL,
+                settings.LIVE_GIFT_ROOM_UPDATES,
+            ],
+        )
+        self.start_sweeper()
+
+    # -- streaks ----------------------------------------------------------------------------------
+
+    def start_sweeper(self) -> None:
+        if self._sweeper is None and self.hub.redis_url:
+            self._sweeper = self.loop.create_task(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_EVERY)
+            try:
+                for session_id in list(self.hub.rooms):
+                    await self.sweep(session_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the next sweep tries again; delivery goes on
+                logger.exception("live gifts: streak sweep failed")
+
+    async def sweep(self, session_id: int) -> int:
+        seq, events, channel = bus_keys(session_id)
+        return int(
+            await self._script("SWEEP")(
+                keys=[seq, events, channel, *_board_keys(session_id), _key(session_id, "streaks")],
+                args=[
+                    settings.LIVE_REPLAY_WINDOW,
+                    int(settings.LIVE_GIFT_COMBO_SECONDS * 1000),
+                    int(settings.LIVE_GIFT_COMBO_UPDATE_SECONDS * 1000),
+                    settings.LIVE_GIFT_TOP,
+                    _key(session_id, "streak:"),
+                    settings.LIVE_GIFT_ROOM_UPDATES,
+                ],
+            )
+        )
+
+    # -- the board (top gifters, goal) for hellos -------------------------------------------------
+
+    async def board(self, session_id: int) -> str:
+        """The board as JSON text, as of at least every event this process handed out."""
+        self.start_sweeper()
+        cached = self._boards.get(session_id)
+        if cached is not None:
+            return cached[1]
+        task = self._board_tasks.get(session_id)
+        if task is None:
+            task = self._board_tasks[session_id] = self.loop.create_task(
+                self._load_board(session_id)
+            )
+        return await asyncio.shield(task)
+
+    async def _load_board(self, session_id: int) -> str:
+        try:
+            if self.hub.redis_url:
+                text = await self._script("BOARD")(
+                    keys=_board_keys(session_id), args=[settings.LIVE_GIFT_TOP]
+                )
+                text = text.decode()
+            else:
+                text = _dumps(_memory_board(session_id))
+            version = json.loads(text)["v"]
+            self._note(session_id, version, text)
+            return self._boards[session_id][1]
+        finally:
+            self._board_tasks.pop(session_id, None)
+
+    def _note(self, session_id: int, version: int, text: str) -> None:
+        cached = self._boards.get(session_id)
+        if cached is None or version > cached[0]:
+            self._boards[session_id] = (version, text)
+
+    def on_events(self, session_id: int, events: list[Event]) -> None:
+        """Keep this process's copy of the board current from the room's gift events (they
+        carry it whole); called by the room's upkeep for every event."""
+        for ev in events:
+            if not ev.text.startswith('{"type":"gift'):
+                continue
+            data = json.loads(ev.text)["data"]
+            if "v" in data:
+                board = {"top": data["top"], "goal": data["goal"], "v": data["v"]}
+                self._note(session_id, data["v"], _dumps(board))
+
+    def board_version(self, session_id: int) -> int:
+        cached = self._boards.get(session_id)
+        return cached[0] if cached else -1
+
+    def forget(self, session_id: int) -> None:
+        self._boards.pop(session_id, None)
+
+    # -- no Redis ---------------------------------------------------------------------------
+
+    def _memory_publish(self, session_id, user, sender, gift, send_id, count, coins) -> None:
+        with self._memory_lock:
+            board = _MEMORY_BOARDS.setdefault(session_id, {"top": {}, "goal": None, "v": 0})
+            if send_id in board.setdefault("sent", set()):
+                return
+            board["sent"].add(send_id)
+            entry = board["top"].setdefault(user.pk, {"user": sender_data(user), "coins": 0})
+            entry["coins"] += coins
+            if board["goal"] is not None:
+                board["goal"]["progress"] += coins
+            board["v"] += 1
+            streak = board["streak"] = board.get("streak", 0) + 1
+        data = {
+            "streak": streak,
+            "sender": sender_data(user),
+            "gift": json.loads(gift.json),
+            "count": count,
+            "coins": coins,
+            "send": send_id,
+            "combo": False,
+            "final": True,
+            **_memory_board(session_id),
+        }
+        get_bus().publish(session_id, "gift", data)
+
+
+_MEMORY_BOARDS: dict[int, dict] = {}
+
+
+def _memory_board(session_id: int) -> dict:
+    board = _MEMORY_BOARDS.get(session_id) or {"top": {}, "goal": None, "v": 0}
+    top = sorted(board["top"].values(), key=lambda e: -e["coins"])[: settings.LIVE_GIFT_TOP]
+    return {"top": top, "goal": board["goal"] and dict(board["goal"]), "v": board["v"]}
+
+
+def publish_goal(session_id: int, target: int | None, title: str) -> None:
+    """Tell the room its goal (None: cleared); progress starts again from 0. Sync (on commit)."""
+    bus = get_bus()
+    if not settings.REDIS_URL:
+        board = _MEMORY_BOARDS.setdefault(session_id, {"top": {}, "goal": None, "v": 0})
+        board["goal"] = target and {"target": target, "progress": 0, "title": title}
+        board["v"] += 1
+        bus.publish(session_id, "gift.goal", _memory_board(session_id))
+        return
+    seq, events, channel = bus_keys(session_id)
+    script = bus.client.register_script(scripts.GOAL)  # type: ignore[union-attr]
+    script(
+        keys=[seq, events, channel, *_board_keys(session_id)],
+        args=[
+            settings.LIVE_REPLAY_WINDOW,
+            target or 0,
+            _dumps(title),
+            settings.LIVE_GIFT_TOP,
+            KEY_TTL,
+        ],
+    )
+
+
+def board_now(session_id: int) -> dict:
+    """The board read synchronously (the live page's first render)."""
+    if not settings.REDIS_URL:
+        return _memory_board(session_id)
+    bus = get_bus()
+    script = bus.client.register_script(scripts.BOARD)  # type: ignore[union-attr]
+    return json.loads(script(keys=_board_keys(session_id), args=[settings.LIVE_GIFT_TOP]))
+
+
+_rooms: dict[int, GiftRoom] = {}
+
+
+def gift_room(hub: Hub) -> GiftRoom:
+    """The hub's gift room (one per hub, made on first use)."""
+    room = _rooms.get(id(hub))
+    if room is None or room.hub is not hub:
+        _rooms.clear()  # a new hub (a new event loop: tests) replaces the old one
+        room = _rooms[id(hub)] = GiftRoom(hub)
+    return room

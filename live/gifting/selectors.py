@@ -1,0 +1,85 @@
+"""What the live page shows of gifts: the drawer (catalogue with coin and money prices, the
+viewer's balance) and the session's gift totals for the creator."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Sum
+from django.urls import NoReverseMatch, reverse
+
+from gifts import wallet
+from gifts.models import Gift, GiftSend
+from live.models import LiveSession
+
+from .room import gift_card
+
+
+def top_up_url() -> str | None:
+    """The coins page, where there is one."""
+    try:
+        return reverse("gifts:coins")
+    except NoReverseMatch:
+        return None
+
+
+def gift_drawer(*, user, currency: str | None = None) -> dict:
+    """The drawer's gifts (price in coins and in money, always both) and the viewer's balance.
+    Two queries (the catalogue, the wallet)."""
+    gifts = []
+    for gift in Gift.objects.filter(is_active=True):
+        amount, cur = wallet.coins_value(gift.coins, currency)
+        gifts.append({**gift_card(gift), "price_amount": amount, "currency": cur})
+    signed_in = getattr(user, "is_authenticated", False)
+    return {
+        "gifts": gifts,
+        "balance": wallet.wallet_balance(user) if signed_in else None,
+        "top_up_url": top_up_url(),
+    }
+
+
+@dataclass(frozen=True)
+class TopGifter:
+    handle: str
+    name: str
+    coins: int
+
+
+@dataclass(frozen=True)
+class SessionGifts:
+    sends: int
+    gifts: int  # gifts sent, counting each of a send's `count`
+    coins: int
+    diamonds: int  # the creator's share
+    senders: int
+    top: tuple[TopGifter, ...]
+
+
+def session_gifts(*, session: LiveSession, top: int = 3) -> SessionGifts:
+    """The session's gift totals from the record (GiftSend rows): two queries."""
+    sends = GiftSend.objects.filter(session_id=session.pk, host_id=session.host_id)
+    totals = sends.aggregate(
+        n=Count("pk"),
+        gifts=Sum("count"),
+        coins=Sum("coins_total"),
+        diamonds=Sum("creator_diamonds"),
+        senders=Count("sender", distinct=True),
+    )
+    best = (
+        sends.values("sender__handle", "sender__display_name")
+        .annotate(coins=Sum("coins_total"))
+        .order_by("-coins", "sender__handle")[:top]
+    )
+    return SessionGifts(
+        sends=totals["n"],
+        gifts=totals["gifts"] or 0,
+        coins=totals["coins"] or 0,
+        diamonds=totals["diamonds"] or 0,
+        senders=totals["senders"],
+        top=tuple(
+            TopGifter(
+                handle=row["sender__handle"],
+                name=row["sender__display_name"] or row["sender__handle"],
+                coins=row["coins"],
+            )
+            for row in best
+        ),
+    )
