@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "channels",
     "shopfeed.accounts",
     "shops",
+    "shopfeed.feed",
     "orders",
     "live",
 ]
