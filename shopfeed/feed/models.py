@@ -142,6 +142,10 @@ class Video(models.Model):
         )
 
     @property
+    def duration_seconds(self) -> int:
+        return round((self.duration_ms or 0) / 1000)
+
+    @property
     def hls_url(self) -> str:
         from django.core.files.storage import default_storage
 

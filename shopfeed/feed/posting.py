@@ -211,12 +211,12 @@ def delete_video(*, video: Video, by) -> None:
     """The creator deletes their own video: its rows now, its files once that is committed."""
     if video.creator_id != getattr(by, "pk", None):
         raise NotAllowed("Only the creator can delete this video.")
-    source = video.source_file.name or ""
+    named = [video.source_file.name or "", video.mp4_file.name or "", video.poster.name or ""]
     video_id = video.pk
     video.delete()
 
     def remove_files():
-        delete_stored([source])
+        delete_stored(named)
         delete_stored_tree(storage_prefix(video_id))
 
     transaction.on_commit(remove_files)
