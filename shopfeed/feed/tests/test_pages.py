@@ -270,3 +270,21 @@ def test_staff_restore_a_hidden_video(admin_client):
     video.refresh_from_db()
     assert (video.moderation, video.hidden_reason) == (Video.Moderation.VISIBLE, "")
     assert video in published_videos()
+
+
+# --- serving what processing wrote (development media server) ---------------------------------
+
+
+def test_renditions_are_served_as_video_and_originals_not_at_all(client, settings):
+    from django.core.files.base import ContentFile
+
+    settings.MEDIA_URL = "/media/"
+    master = default_storage.save("videos/7/a1-abc/hls/master.m3u8", ContentFile(b"#EXTM3U\n"))
+    segment = default_storage.save("videos/7/a1-abc/hls/360p/seg_000.ts", ContentFile(b"G" * 188))
+    source = default_storage.save("videos/sources/0a1b.mp4", ContentFile(b"original"))
+    response = client.get(f"/media/{master}")
+    assert response["Content-Type"] == "application/vnd.apple.mpegurl"
+    assert "attachment" not in response.get("Content-Disposition", "")
+    assert client.get(f"/media/{segment}")["Content-Type"] == "video/mp2t"
+    assert client.get(f"/media/{source}").status_code == 404
+    assert client.get("/media/videos/7/../sources/0a1b.mp4").status_code == 404
