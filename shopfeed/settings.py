@@ -369,6 +369,8 @@ API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=1024 * 1024)
 # /api/v1/feed/uploads/ to one host), and the finished file goes to the storage backend.
 VIDEO_UPLOAD_MAX_BYTES = env.int("VIDEO_UPLOAD_MAX_BYTES", default=250 * 1024 * 1024)
 VIDEO_UPLOAD_DIR = Path(env.str("VIDEO_UPLOAD_DIR", default=str(BASE_DIR / "var" / "uploads")))
+# The dashboard sends a file in chunks of this size (each one a request that can be retried).
+VIDEO_UPLOAD_CHUNK_BYTES = env.int("VIDEO_UPLOAD_CHUNK_BYTES", default=5 * 1024 * 1024)
 # An unfinished upload is forgotten (row and bytes) this long after it was started.
 VIDEO_UPLOAD_EXPIRE_HOURS = env.int("VIDEO_UPLOAD_EXPIRE_HOURS", default=24)
 # A PATCH holds its upload this long past its last progress (a crashed server lets go).

@@ -69,6 +69,7 @@ def video_upload(request):
             "max_products": MAX_TAGGED_PRODUCTS,
             "caption_max": CAPTION_MAX_LENGTH,
             "max_bytes": settings.VIDEO_UPLOAD_MAX_BYTES,
+            "chunk_bytes": settings.VIDEO_UPLOAD_CHUNK_BYTES,
             "max_mb": settings.VIDEO_UPLOAD_MAX_BYTES // 1_048_576,
             "min_seconds": settings.VIDEO_MIN_SECONDS,
             "max_seconds": settings.VIDEO_MAX_SECONDS,

@@ -82,7 +82,7 @@
     statusEl.textContent = "Starting the upload…";
     const upload = new window.tus.Upload(file, {
       endpoint: form.dataset.endpoint,
-      chunkSize: 5 * 1024 * 1024,
+      chunkSize: parseInt(form.dataset.chunkBytes, 10),
       retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000],
       metadata: metadata,
       headers: { "X-CSRFToken": csrf },
