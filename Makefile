@@ -58,6 +58,7 @@ format: venv
 
 bench: venv
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.transcode
 
 clean:
 	rm -rf $(VENV) var staticfiles
