@@ -102,6 +102,8 @@ def _details_from(meta: dict[str, str], creator) -> posting.VideoDetails:
     try:
         product_ids = [int(p) for p in meta.get("products", "").split(",") if p.strip()]
         cover_ms = int(meta.get("cover_ms") or 0)
+        if any(abs(n) > 2**63 for n in (*product_ids, cover_ms)):
+            raise ValueError("out of range")
     except ValueError:
         raise TusError(
             "products are comma-separated product ids and cover_ms a whole number.",

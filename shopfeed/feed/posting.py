@@ -69,8 +69,15 @@ def _check_caption(caption: str, *, shop_id: int | None) -> str:
     return caption
 
 
+MAX_ID = 2**63 - 1
+
+
 def _check_products(creator, product_ids: list[int], shop: Shop | None) -> list[int]:
     ids = list(dict.fromkeys(product_ids))
+    if any(not 0 < pk <= MAX_ID for pk in ids):
+        raise ShopFeedError(
+            "Product ids are positive whole numbers.", code="bad_product", field="products"
+        )
     if len(ids) > MAX_TAGGED_PRODUCTS:
         raise ShopFeedError(
             f"Tag at most {MAX_TAGGED_PRODUCTS} products.",
@@ -102,12 +109,14 @@ def _check_products(creator, product_ids: list[int], shop: Shop | None) -> list[
 
 
 def _check_publish_at(publish_at: datetime | None, now: datetime) -> str | None:
-    if publish_at is None or publish_at <= now:
+    if publish_at is None:
         return None
     if timezone.is_naive(publish_at):
         raise ShopFeedError(
             "Give the publish time with its time zone.", code="naive_time", field="publish_at"
         )
+    if publish_at <= now:
+        return None
     if publish_at > now + timedelta(days=MAX_SCHEDULE_DAYS):
         raise ShopFeedError(
             f"Schedule at most {MAX_SCHEDULE_DAYS} days ahead.",

@@ -213,3 +213,30 @@ def test_cancelling_an_upload_deletes_its_bytes(creator_client, good_clip):
     assert response.status_code == 204
     assert not VideoUpload.objects.exists()
     assert _spooled_files() == []
+
+
+@pytest.mark.parametrize(
+    ("metadata", "code"),
+    [
+        ({"products": "99999999999999999999999"}, "bad_metadata"),
+        ({"products": "-3"}, "bad_product"),
+        ({"publish_at": "2030-01-01T10:00:00"}, "naive_time"),
+        ({"publish_at": "tomorrow"}, "bad_metadata"),
+        ({"visibility": "secret"}, "bad_visibility"),
+        ({"cover_ms": "9999999"}, "bad_cover_offset"),
+    ],
+)
+def test_bad_details_are_refused_before_any_byte(creator_client, metadata, code):
+    response = tus_create(creator_client, 1000, **metadata)
+    assert response.status_code == 400
+    assert response.json()["code"] == code
+    assert not VideoUpload.objects.exists()
+
+
+def test_metadata_that_is_not_base64_is_refused(creator_client):
+    response = creator_client.post(
+        UPLOADS, HTTP_TUS_RESUMABLE="1.0.0", HTTP_UPLOAD_LENGTH="1000",
+        HTTP_UPLOAD_METADATA="caption %%%notbase64",
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_metadata"
