@@ -60,6 +60,7 @@ format: venv
 
 bench: venv
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.transcode
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -19,3 +19,14 @@ class LiveConfig(AppConfig):
 
         # orders sits below live: it asks through this hook whether a sale was made in a room.
         register_source_validator(SaleSource.LIVE, sold_in_live_session)
+
+        # shops.moderation (the blocked-words rule every app applies) reads shops' words here.
+        from shops.moderation import register_shop_blocked_words
+
+        from .models import BlockedWord
+
+        register_shop_blocked_words(
+            lambda shop_id: BlockedWord.objects.filter(shop_id=shop_id).values_list(
+                "word", flat=True
+            )
+        )

@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("shops.api")),
     path("", include("gifts.api")),
     path("", include("gifts.coins.api")),
+    path("", include("shopfeed.feed.api")),
 ]

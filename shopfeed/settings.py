@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "channels",
     "shopfeed.accounts",
     "shops",
+    "shopfeed.feed",
     "orders",
     "gifts",
     "live",
@@ -428,6 +429,40 @@ CSV_IMPORT_MAX_BYTES = env.int("CSV_IMPORT_MAX_BYTES", default=10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 # Largest JSON body the API reads (a product with 100 variants is well under 100 KB).
 API_JSON_MAX_BYTES = env.int("API_JSON_MAX_BYTES", default=1024 * 1024)
+
+# --- Short videos (shopfeed.feed) ----------------------------------------------------------------
+# Uploads arrive in chunks over tus (resumable); bytes so far are spooled in VIDEO_UPLOAD_DIR on
+# the web server's disk (with several web hosts, a shared volume or routing
+# /api/v1/feed/uploads/ to one host), and the finished file goes to the storage backend.
+VIDEO_UPLOAD_MAX_BYTES = env.int("VIDEO_UPLOAD_MAX_BYTES", default=250 * 1024 * 1024)
+VIDEO_UPLOAD_DIR = Path(env.str("VIDEO_UPLOAD_DIR", default=str(BASE_DIR / "var" / "uploads")))
+# The dashboard sends a file in chunks of this size (each one a request that can be retried).
+VIDEO_UPLOAD_CHUNK_BYTES = env.int("VIDEO_UPLOAD_CHUNK_BYTES", default=5 * 1024 * 1024)
+# An unfinished upload is forgotten (row and bytes) this long after it was started.
+VIDEO_UPLOAD_EXPIRE_HOURS = env.int("VIDEO_UPLOAD_EXPIRE_HOURS", default=24)
+# A PATCH holds its upload this long past its last progress (a crashed server lets go).
+VIDEO_UPLOAD_WRITE_LEASE_SECONDS = env.int("VIDEO_UPLOAD_WRITE_LEASE_SECONDS", default=120)
+VIDEO_MIN_SECONDS = env.int("VIDEO_MIN_SECONDS", default=3)
+VIDEO_MAX_SECONDS = env.int("VIDEO_MAX_SECONDS", default=600)
+VIDEO_MIN_SIDE = env.int("VIDEO_MIN_SIDE", default=360)
+VIDEO_MAX_SIDE = env.int("VIDEO_MAX_SIDE", default=4096)
+FFMPEG_BIN = env.str("FFMPEG_BIN", default="ffmpeg")
+FFPROBE_BIN = env.str("FFPROBE_BIN", default="ffprobe")
+VIDEO_X264_PRESET = env.str("VIDEO_X264_PRESET", default="veryfast")
+VIDEO_TRANSCODE_TIMEOUT_SECONDS = env.int("VIDEO_TRANSCODE_TIMEOUT_SECONDS", default=1800)
+# A worker holds a video it processes this long, renewed every VIDEO_HEARTBEAT_SECONDS while
+# ffmpeg runs; a video whose lease ran out (its worker died) is queued again by the sweep, up
+# to VIDEO_PROCESSING_MAX_ATTEMPTS times.
+VIDEO_PROCESSING_LEASE_SECONDS = env.int("VIDEO_PROCESSING_LEASE_SECONDS", default=300)
+VIDEO_HEARTBEAT_SECONDS = env.int("VIDEO_HEARTBEAT_SECONDS", default=30)
+VIDEO_PROCESSING_MAX_ATTEMPTS = env.int("VIDEO_PROCESSING_MAX_ATTEMPTS", default=3)
+# Words refused in every caption (comma-separated), besides the creator's own shop's list.
+BLOCKED_WORDS = env.list("BLOCKED_WORDS", default=[])
+CELERY_BEAT_SCHEDULE["sweep-videos"] = {
+    "task": "shopfeed.feed.tasks.sweep_videos_task",
+    "schedule": 60.0,
+    "options": {"expires": 60.0},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

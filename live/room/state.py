@@ -13,12 +13,17 @@ of the host's lives).
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from live.models import BlockedWord, LiveSession, RoomRestriction
+from shops.moderation import (
+    CompiledWords,
+    compile_blocked_words,
+    first_blocked_word,
+    platform_blocked_words,
+)
 
 
 @dataclass
@@ -34,7 +39,7 @@ class RoomState:
     restrictions: dict[str, dict[str, float | None]] = field(default_factory=dict)
     blocked_words: tuple[str, ...] = ()
     loaded_at: float = field(default_factory=time.monotonic)
-    _patterns: list[tuple[str, re.Pattern]] | None = field(default=None, repr=False)
+    _patterns: CompiledWords | None = field(default=None, repr=False)
 
     # -- questions the room asks -----------------------------------------------------------------
 
@@ -57,15 +62,9 @@ class RoomState:
     def blocked_word_in(self, text: str) -> str | None:
         """The first blocked word (or phrase) of the shop that `text` contains as a word."""
         if self._patterns is None:
-            self._patterns = [
-                (word, re.compile(rf"(?<!\w){re.escape(word.casefold())}(?!\w)"))
-                for word in self.blocked_words
-            ]
-        folded = text.casefold()
-        for word, pattern in self._patterns:
-            if pattern.search(folded):
-                return word
-        return None
+            # The rule every app shares (shops.moderation), with the platform's own words too.
+            self._patterns = compile_blocked_words((*platform_blocked_words(), *self.blocked_words))
+        return first_blocked_word(text, self._patterns)
 
     # -- what the room's events change -----------------------------------------------------------
 

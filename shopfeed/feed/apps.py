@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class FeedConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "shopfeed.feed"
+    label = "feed"
+    verbose_name = "Short videos"
