@@ -29,6 +29,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path("live/", include("live.urls")),
+    path("", include("shopfeed.feed.watching.urls")),
     path("", include("orders.urls")),
     path("", include("shops.urls")),
 ]
