@@ -172,13 +172,12 @@ def popular(region: str, *, limit: int = 200) -> list[tuple[int, float, str]]:
     out = [(vid, s / top, "region") for vid, s in regional]
     if len(out) < limit:
         seen = {vid for vid, _, _ in out}
-        rest = (
+        rest = list(
             published_videos()
             .exclude(pk__in=seen)
             .order_by("-view_count", "-like_count", "-publish_at", "-id")
             .values_list("pk", "view_count")[: limit - len(out)]
         )
-        rest = list(rest)
         top_rest = max((vc for _, vc in rest), default=0) or 1
         # Below every regional one: the region's viewers come first.
         out += [(vid, 0.5 * vc / top_rest, "platform") for vid, vc in rest]
@@ -188,13 +187,12 @@ def popular(region: str, *, limit: int = 200) -> list[tuple[int, float, str]]:
 def fresh(now=None) -> list[tuple[int, bool]]:
     """(video, is its creator new) for recent uploads still short of a first audience."""
     now = now or timezone.now()
-    recent = (
+    recent = list(
         published_videos()
         .filter(publish_at__gte=now - timedelta(hours=FRESH_HOURS), view_count__lt=FRESH_AUDIENCE)
         .order_by("view_count", "-publish_at", "-id")
         .values_list("pk", "creator_id")[:50]
     )
-    recent = list(recent)
     creators = {c for _, c in recent}
     veterans = set(
         published_videos()

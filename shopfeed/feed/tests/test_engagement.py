@@ -114,7 +114,7 @@ def test_bad_watch_batches_are_refused_and_change_nothing(api, video, events):
             e["video"] = video.pk
     response = api.post(
         "/api/v1/feed/watch-events/",
-        {"events": events} if isinstance(events, list) else {"events": events},
+        {"events": events},
         format="json" if isinstance(events, list) else "multipart",
     )
     assert response.status_code == 400
