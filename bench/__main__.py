@@ -11,7 +11,7 @@ import platform
 import sys
 import time
 
-BENCHMARKS = ("shopping_tab", "flash_sale", "fanout", "join_storm", "room_chat")
+BENCHMARKS = ("shopping_tab", "flash_sale", "fanout", "join_storm", "room_chat", "feed")
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
