@@ -22,6 +22,7 @@ BENCHMARKS = (
     "room_memory",
     "gift_sends",
     "gift_storm",
+    "feed",
 )
 # Run only when named (longer than the default run should be).
 ON_REQUEST = ("sizing",)

@@ -107,8 +107,8 @@ def count_items(body: bytes) -> int | None:
     return len(data) if isinstance(data, list) else None
 
 
-def _get(url: str) -> tuple[int, bytes]:
-    req = urllib.request.Request(url, headers={"Accept": "application/json"})
+def _get(url: str, headers: dict | None = None) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, headers={"Accept": "application/json", **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, resp.read()
@@ -116,18 +116,18 @@ def _get(url: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def item_ids(url: str) -> list:
-    status, body = _get(url)
+def item_ids(url: str, headers: dict | None = None) -> list:
+    status, body = _get(url, headers)
     data = json.loads(body) if status == 200 else {}
     return [item.get("id") for item in data.get("results", [])]
 
 
-def expect_for(url: str, *, items: int) -> Expect:
+def expect_for(url: str, *, items: int, headers: dict | None = None) -> Expect:
     """Fetch the page twice, check it is a 200 with `items` items, learn its length."""
     _check_loopback(url)
     lengths = set()
     for _ in range(2):
-        status, body = _get(url)
+        status, body = _get(url, headers)
         if status != 200:
             raise BenchError(f"GET {url} answered {status}: {body[:300]!r}")
         got = count_items(body)
@@ -142,17 +142,29 @@ def available_clients() -> list[str]:
 
 
 def run_load(
-    name: str, url: str, *, expect: Expect, client: str, concurrency: int, duration: float
+    name: str,
+    url: str,
+    *,
+    expect: Expect,
+    client: str,
+    concurrency: int,
+    duration: float,
+    headers: dict | None = None,
 ) -> LoadResult:
+    """`headers` (e.g. Authorization for a signed-in page) go with every request."""
     _check_loopback(url)
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise BenchError(f"concurrency must be 1..{MAX_CONCURRENCY}")
     if not 0 < duration <= MAX_DURATION:
         raise BenchError(f"duration must be in (0, {MAX_DURATION:.0f}] seconds")
     if client == "wrk":
-        return _wrk(name, url, expect=expect, concurrency=concurrency, duration=duration)
+        return _wrk(
+            name, url, expect=expect, concurrency=concurrency, duration=duration, headers=headers
+        )
     if client == "aiohttp":
-        return _aiohttp(name, url, expect=expect, concurrency=concurrency, duration=duration)
+        return _aiohttp(
+            name, url, expect=expect, concurrency=concurrency, duration=duration, headers=headers
+        )
     raise BenchError(f"unknown client {client!r}")
 
 
@@ -184,11 +196,22 @@ end
 """
 
 
-def _wrk(name: str, url: str, *, expect: Expect, concurrency: int, duration: float) -> LoadResult:
+def _wrk(
+    name: str,
+    url: str,
+    *,
+    expect: Expect,
+    concurrency: int,
+    duration: float,
+    headers: dict | None = None,
+) -> LoadResult:
     notes = []
     if expect.body_length is None:
         notes.append("wrk checked status only (response length varies)")
     script = _WRK_SCRIPT % {"body_length": expect.body_length or 0}
+    script += "".join(
+        f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in (headers or {}).items()
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="bench-") as f:
         f.write(script)
         f.flush()
@@ -235,7 +258,9 @@ def _wrk(name: str, url: str, *, expect: Expect, concurrency: int, duration: flo
 # --- aiohttp ---------------------------------------------------------------------------------
 
 
-async def _aiohttp_run(url: str, *, expect: Expect, concurrency: int, duration: float):
+async def _aiohttp_run(
+    url: str, *, expect: Expect, concurrency: int, duration: float, headers: dict | None = None
+):
     import aiohttp
 
     latencies: list[float] = []
@@ -243,7 +268,7 @@ async def _aiohttp_run(url: str, *, expect: Expect, concurrency: int, duration: 
     started = 0
     timeout = aiohttp.ClientTimeout(total=10)
     connector = aiohttp.TCPConnector(limit=concurrency)
-    headers = {"Accept": "application/json"}
+    headers = {"Accept": "application/json", **(headers or {})}
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers) as s:
         start = time.perf_counter()
         deadline = start + duration
@@ -274,7 +299,13 @@ async def _aiohttp_run(url: str, *, expect: Expect, concurrency: int, duration: 
 
 
 def _aiohttp(
-    name: str, url: str, *, expect: Expect, concurrency: int, duration: float
+    name: str,
+    url: str,
+    *,
+    expect: Expect,
+    concurrency: int,
+    duration: float,
+    headers: dict | None = None,
 ) -> LoadResult:
     try:
         import uvloop
@@ -286,7 +317,9 @@ def _aiohttp(
         client = "aiohttp"
     with runner:
         latencies, errors, elapsed = runner.run(
-            _aiohttp_run(url, expect=expect, concurrency=concurrency, duration=duration)
+            _aiohttp_run(
+                url, expect=expect, concurrency=concurrency, duration=duration, headers=headers
+            )
         )
     notes = [f"e.g. {', '.join(sorted(set(errors))[:3])}"] if errors else []
     return LoadResult(

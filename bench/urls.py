@@ -6,6 +6,8 @@ routes to it."""
 from django.urls import include, path
 from rest_framework import generics, serializers
 
+from shopfeed.accounts.models import Follow
+from shopfeed.feed.models import Video
 from shops.models import Product, Shop
 
 
@@ -26,7 +28,43 @@ class BareProductList(generics.ListAPIView):
         ).order_by("-is_featured", "tab_position", "-created_at")
 
 
+class BareVideoSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Video
+        fields = ["id", "caption", "like_count", "comment_count", "share_count", "publish_at"]
+
+
+class BareVideoList(generics.ListAPIView):
+    """The feed's yardstick: the same videos as a feed page (given by id, or the followed
+    creators' newest), plain columns, no joins, 10 a page."""
+
+    serializer_class = BareVideoSerializer
+
+    def get_queryset(self):
+        ids = self.request.query_params.get("ids")
+        if ids:
+            return Video.objects.filter(pk__in=[int(i) for i in ids.split(",")]).order_by(
+                "-publish_at", "-id"
+            )
+        followed = Follow.objects.filter(follower=self.request.user).values("creator_id")
+        return Video.objects.filter(
+            creator_id__in=followed,
+            status=Video.Status.READY,
+            visibility=Video.Visibility.PUBLIC,
+            moderation=Video.Moderation.VISIBLE,
+        ).order_by("-publish_at", "-id")
+
+    def paginate_queryset(self, queryset):
+        return list(queryset[:10])
+
+    def get_paginated_response(self, data):
+        from rest_framework.response import Response
+
+        return Response({"results": data})
+
+
 urlpatterns = [
+    path("bench/bare-videos/", BareVideoList.as_view(), name="bench-bare-videos"),
     path(
         "bench/bare-products/<str:handle>/",
         BareProductList.as_view(),

@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("gifts.api")),
     path("", include("gifts.coins.api")),
     path("", include("shopfeed.feed.api")),
+    path("", include("shopfeed.feed.watching.api")),
 ]

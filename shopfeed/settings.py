@@ -608,6 +608,33 @@ EMAIL_BACKEND = env.str(
 )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ShopFeed <no-reply@shopfeed.local>")
 
+# --- The feed: watching, engagement and ranking (shopfeed.feed; DESIGN.md section 5b) -------
+# Comments follow live chat's rules: length, blocked words (the platform's BLOCKED_WORDS and the
+# creator's shop's), and at most FEED_COMMENT_RATE per FEED_COMMENT_RATE_WINDOW seconds a user.
+FEED_COMMENT_MAX_LENGTH = env.int("FEED_COMMENT_MAX_LENGTH", default=300)
+FEED_COMMENT_RATE = env.int("FEED_COMMENT_RATE", default=5)
+FEED_COMMENT_RATE_WINDOW = env.int("FEED_COMMENT_RATE_WINDOW", default=30)
+# "Popular in your region" for viewers whose region is neither set nor sent by the browser.
+FEED_DEFAULT_REGION = env.str("FEED_DEFAULT_REGION", default="US")
+# Precomputed For You: items kept per user, refill when fewer remain, users count as active
+# this long after their last For You page (the beat job refreshes only those).
+FEED_FOR_YOU_SIZE = env.int("FEED_FOR_YOU_SIZE", default=200)
+FEED_FOR_YOU_TOP_UP_BELOW = env.int("FEED_FOR_YOU_TOP_UP_BELOW", default=30)
+FEED_ACTIVE_HOURS = env.int("FEED_ACTIVE_HOURS", default=24)
+# A video served or watched is not shown again in For You for this many hours.
+FEED_SEEN_HOURS = env.int("FEED_SEEN_HOURS", default=72)
+# The non-personalised list of a region is recomputed at most this often.
+FEED_POPULAR_CACHE_SECONDS = env.int("FEED_POPULAR_CACHE_SECONDS", default=120)
+CELERY_BEAT_SCHEDULE["refresh-active-feeds"] = {
+    "task": "shopfeed.feed.ranking.tasks.refresh_active_feeds_task",
+    "schedule": 600.0,
+    "options": {"expires": 600.0},
+}
+# Watch-event batches (the page's beacons) a client may send, per user or address.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["feed_watch"] = env.str(
+    "THROTTLE_FEED_WATCH_RATE", default="30/min"
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -31,6 +31,7 @@ urlpatterns = [
     path("live/", include("live.urls")),
     path("coins/", include("gifts.coins.urls")),
     path("", include("shopfeed.feed.dashboard_urls")),
+    path("", include("shopfeed.feed.watching.urls")),
     path("", include("orders.urls")),
     path("", include("gifts.urls")),
     path("", include("shops.urls")),

@@ -5,7 +5,8 @@ from . import views
 app_name = "shops"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    # The product grid; the home page is the video feed (shopfeed.feed).
+    path("shop/", views.home, name="home"),
     path("search/", views.search, name="search"),
     path("dashboard/", include("shops.dashboard_urls")),
     path("@<str:handle>/", views.profile, name="profile"),

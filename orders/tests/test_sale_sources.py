@@ -33,11 +33,28 @@ def _recorded(variant, shopper, source, ref):
     return line.source, line.source_ref
 
 
-def test_a_video_source_is_recorded_as_a_product_page_sale_while_no_feed_vouches_for_it(
+def test_a_video_source_is_credited_only_to_a_watchable_video_with_the_product_tagged(
     variant, shopper
 ):
-    assert SaleSource.VIDEO not in validation.SOURCE_VALIDATORS
-    assert _recorded(variant, shopper, SaleSource.VIDEO, "42") == (SaleSource.PRODUCT_PAGE, "")
+    """The feed vouches for videos (orders/video_sales.py, connected at startup)."""
+    from shopfeed.feed.models import Video
+    from shopfeed.feed.tests.factories import VideoFactory, VideoProductFactory
+
+    tagged = VideoProductFactory(product=variant.product, video__creator=variant.shop.owner)
+    other = VideoFactory()
+    hidden = VideoProductFactory(
+        product=variant.product,
+        video__creator=variant.shop.owner,
+        video__moderation=Video.Moderation.HIDDEN,
+        video__hidden_reason="Spam",
+    )
+    ref = str(tagged.video_id)
+    assert _recorded(variant, shopper, SaleSource.VIDEO, ref) == (SaleSource.VIDEO, ref)
+    for wrong in (str(other.pk), str(hidden.video_id), "42", "x1"):
+        assert _recorded(variant, shopper, SaleSource.VIDEO, wrong) == (
+            SaleSource.PRODUCT_PAGE,
+            "",
+        )
 
 
 def test_a_registered_validator_decides_whether_its_source_is_credited(variant, shopper, registry):

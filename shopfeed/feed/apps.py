@@ -6,3 +6,7 @@ class FeedConfig(AppConfig):
     name = "shopfeed.feed"
     label = "feed"
     verbose_name = "Short videos"
+
+    def ready(self):
+        # Celery finds `shopfeed.feed.tasks`; the ranker's tasks live with the ranker.
+        from .ranking import tasks  # noqa: F401

@@ -276,3 +276,160 @@ class VideoUpload(models.Model):
 
     def __str__(self):
         return f"Upload {self.id} ({self.offset}/{self.length})"
+
+
+# --- watching: engagement, views and the viewer's feed settings ---------------------------------
+# (issue 11, "Watching"; services in shopfeed/feed/engagement and shopfeed/feed/ranking.)
+
+COMMENT_MAX_LENGTH = 300
+
+
+class VideoLike(models.Model):
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="likes")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="video_likes"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["video", "user"], name="feed_like_once"),
+        ]
+        indexes = [models.Index(fields=["user", "-created_at"], name="feed_like_user_idx")]
+
+    def __str__(self):
+        return f"{self.user_id} likes {self.video_id}"
+
+
+class VideoComment(models.Model):
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="video_comments"
+    )
+    text = models.TextField(max_length=COMMENT_MAX_LENGTH)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["video", "-created_at"], name="feed_comment_video_idx")]
+
+    def __str__(self):
+        return f"Comment {self.pk} on {self.video_id}"
+
+
+class VideoShare(models.Model):
+    """A signed-in viewer shared the video's link; counted once per viewer and video."""
+
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="shares")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="video_shares"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["video", "user"], name="feed_share_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} shared {self.video_id}"
+
+
+class NotInterested(models.Model):
+    """The viewer asked not to see this video (and fewer like it) again."""
+
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="videos_not_interested"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["video", "user"], name="feed_not_interested_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} not interested in {self.video_id}"
+
+
+class VideoPurchase(models.Model):
+    """A paid order credited to a video (told by orders through a hook: feed sits below it).
+    One per order line's order; a signal for "bought from this video" in ranking."""
+
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="purchases")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="video_purchases"
+    )
+    order_ref = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["order_ref"], name="feed_purchase_once_per_order"),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} bought from {self.video_id}"
+
+
+class VideoView(models.Model):
+    """One view: from the moment a video came on screen until it left, named by a random id
+    the page draws (`view_token`), so every batch that reports on it updates the same row and
+    the video's view count goes up once. The page sends cumulative figures, so a batch sent
+    twice changes nothing."""
+
+    view_token = models.UUIDField(unique=True)
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="views")
+    viewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="video_views",
+    )
+    # The viewer's region when watching (ISO 3166 alpha-2), for "popular in your region".
+    region = models.CharField(max_length=2, blank=True)
+    watch_ms = models.PositiveIntegerField(default=0)
+    completed = models.BooleanField(default=False)
+    replays = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["viewer", "-started_at"], name="feed_view_viewer_idx"),
+            models.Index(fields=["video", "-started_at"], name="feed_view_video_idx"),
+            models.Index(fields=["region", "-started_at"], name="feed_view_region_idx"),
+        ]
+
+    def __str__(self):
+        return f"View {self.view_token} of {self.video_id}"
+
+
+class FeedPreference(models.Model):
+    """The viewer's control over For You (EU DSA Art. 27/38): personalised or not, and the
+    region "popular in your region" means."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feed_preference"
+    )
+    personalised = models.BooleanField(
+        default=True,
+        help_text="Off: For You shows what is popular in your region, the same for everyone.",
+    )
+    region = models.CharField(
+        max_length=2, blank=True, help_text="ISO 3166 country code; empty: guessed."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(region="") | models.Q(region__regex=r"^[A-Z]{2}$"),
+                name="feed_preference_region_code",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Feed preference of {self.user_id}"
