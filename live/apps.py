@@ -18,3 +18,9 @@ class LiveConfig(AppConfig):
 
         # orders sits below live: it asks through this hook whether a sale was made in a room.
         register_source_validator(SaleSource.LIVE, sold_in_live_session)
+        # ... and through this one, how a flash-sale reservation counts against a deal.
+        from orders.flash.hooks import register_deal_hook
+
+        from .selling.flash import LiveDealHook
+
+        register_deal_hook(LiveDealHook())

@@ -358,6 +358,10 @@ FLASH_LIMIT_PER_BUYER = env.int("FLASH_LIMIT_PER_BUYER", default=5)
 FLASH_WRITER_BATCH = env.int("FLASH_WRITER_BATCH", default=500)
 # A reservation another writer read and never acknowledged is taken over after this long.
 FLASH_WRITER_RECLAIM_MS = env.int("FLASH_WRITER_RECLAIM_MS", default=5000)
+# Without a writer process: the buyer's request writes the batch holding its reservation
+# itself, right after reserving (slower under a crowd; the test suite's default, like eager
+# Celery, so that tests of other features get their checkout at once).
+FLASH_WRITE_INLINE = env.bool("FLASH_WRITE_INLINE", default=False)
 # How long the buyer's request waits for its checkout before showing the "reserved" page.
 FLASH_WAIT_SECONDS = env.float("FLASH_WAIT_SECONDS", default=1.0)
 FLASH_OUTCOME_TTL_SECONDS = env.int("FLASH_OUTCOME_TTL_SECONDS", default=600)

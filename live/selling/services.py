@@ -2,7 +2,11 @@
 (DESIGN.md section 4). The "just bought" notices are in purchases.py, the deal reads in
 selectors.py, what orders tells us in receivers.py.
 
-A flash deal is claimed like stock: one conditional UPDATE (`sold + n <= quantity`, still
+With Redis (orders.flash), a deal's units and its variant's stock are taken by one Lua script
+and the batch writer writes the checkout and counts the units against the deal's row
+(live/selling/flash.py); a deal puts its product's variants on that path for good, so every
+purchase of them is counted in the same place. Without Redis, a flash deal is claimed like
+stock: one conditional UPDATE (`sold + n <= quantity`, still
 active, `ends_at` later than the database clock) inside the buyer's transaction, before the
 stock reservation, so a failed reservation gives the deal units back with it. Units claimed
 by a checkout that is never paid go back when orders says the checkout was released.
@@ -22,11 +26,13 @@ from live.models import FlashDeal, LineupItem, LiveDealClaim, LiveSession
 from orders.addresses import services as addresses
 from orders.checkout.services import buy_now_line, start_checkout
 from orders.errors import SoldOut
+from orders.flash import services as flash
 from orders.models import Address, Checkout, SaleSource
 from shopfeed.errors import Conflict, NotAllowed, NotFound, ShopFeedError
 from shops.models import Product, Shop, Variant
 from shops.money import format_money
 
+from .flash import close_deal_on_commit, give_back_deal_on_commit
 from .selectors import active_deal, deal_data, sells_in
 
 logger = logging.getLogger(__name__)
@@ -188,6 +194,8 @@ def start_deal(
             "A flash deal is already running; end it before starting another.",
             code="deal_running",
         )
+    if flash.enabled():
+        Variant.objects.filter(product=product, flash_sale=False).update(flash_sale=True)
     now = timezone.now()
     deal = FlashDeal.objects.create(
         session=session,
@@ -209,6 +217,7 @@ def _end(deal_ids: list[int]) -> list[int]:
         if FlashDeal.objects.filter(pk=deal.pk, status=FlashDeal.Status.ACTIVE).update(
             status=FlashDeal.Status.ENDED
         ):
+            close_deal_on_commit(deal.pk)
             broadcast.publish(deal.session_id, "deal.ended", {"deal_id": deal.pk})
             ended.append(deal.pk)
     return ended
@@ -326,12 +335,14 @@ def live_buy_now(
     quantity,
     address: Address | dict,
     deal_id: int | None = None,
-) -> Checkout:
+) -> Checkout | flash.Reservation:
     """Buy one variant from a live room (source "live", source_ref the session id).
 
     While a deal runs on the product the buyer gets the deal price or nothing (SoldOut); pass
     `deal_id` (the deal the buyer saw) to be refused with DealEnded rather than charged the
-    normal price once it is over. Then call orders.payments.intents.ensure_payment_intent.
+    normal price once it is over. A deal or a flash-sale variant is reserved in Redis: the
+    result is then a Reservation that the batch writer makes a checkout. Then call
+    orders.payments.intents.ensure_payment_intent on the checkout.
     """
     with transaction.atomic():
         deal_id = None if deal_id in (None, "") else _as_id(deal_id, "deal_id")
@@ -343,6 +354,15 @@ def live_buy_now(
             raise DealEnded("This flash deal has ended; buy again at the regular price.")
         if deal is not None and deal.deal_price_amount >= variant.price_amount:
             deal = None  # the regular price went below the deal's: charge the lower one
+        if flash.enabled() and (deal is not None or variant.flash_sale):
+            terms = flash.DealTerms(deal.pk, deal.deal_price_amount) if deal else None
+            try:
+                reservation = flash.reserve(buyer=buyer, line=line, address=address, deal=terms)
+            except flash.DealOver:
+                raise DealEnded(
+                    "This flash deal has ended; buy again at the regular price."
+                ) from None
+            return flash.placed(reservation)
         if deal is not None:
             line = replace(line, unit_price_amount=claim_deal(deal=deal, quantity=line.quantity))
         checkout = start_checkout(buyer=buyer, lines=[line], address=address)
@@ -362,7 +382,7 @@ def live_buy_now_with_new_address(
     quantity,
     address_data: dict,
     deal_id: int | None = None,
-) -> Checkout:
+) -> Checkout | flash.Reservation:
     """live_buy_now at an address the buyer has just entered, saved as their default: the new
     address and the purchase happen together or not at all."""
     address = addresses.save_address(user=buyer, data=address_data, make_default=True)
@@ -394,6 +414,8 @@ def release_deal_claim(*, checkout_id: int) -> int:
         FlashDeal.objects.filter(pk=claim.deal_id, sold__gte=claim.quantity).update(
             sold=F("sold") - claim.quantity
         )
+        buyer_id = Checkout.objects.filter(pk=checkout_id).values_list("buyer_id", flat=True)[0]
+        give_back_deal_on_commit(deal_id=claim.deal_id, quantity=claim.quantity, buyer_id=buyer_id)
         deal_pk = claim.deal_id
         transaction.on_commit(lambda: _publish_deal_stock(deal_pk))
     return claim.quantity

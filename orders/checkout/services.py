@@ -268,7 +268,7 @@ def place_order(
         shipping = address or {}
     checkout: Checkout | flash.Reservation
     if len(lines) == 1 and flash.line_takes_fast_path(lines[0]):
-        checkout = flash.reserve(buyer=buyer, line=lines[0], address=shipping)
+        checkout = flash.placed(flash.reserve(buyer=buyer, line=lines[0], address=shipping))
     else:
         checkout = start_checkout(buyer=buyer, lines=lines, address=shipping)
     if cart is not None:

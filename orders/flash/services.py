@@ -11,6 +11,7 @@ back to Redis too (give_back_released).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -26,7 +27,7 @@ from shops.models import Product, Shop, Variant
 from ..checkout.services import LineRequest, address_snapshot, merge_lines
 from ..errors import SoldOut
 from ..models import Address, Checkout, FlashReservation
-from . import store
+from . import store, writer
 from .hooks import deal_hook
 
 # A buyer's held units count while their checkout may still be paid.
@@ -92,6 +93,10 @@ def variant_facts(variant_id: int) -> VariantFacts | None:
         return facts
 
 
+def forget_cached_facts() -> None:
+    _facts.clear()
+
+
 def enabled() -> bool:
     return bool(settings.FLASH_REDIS_URL)
 
@@ -147,6 +152,9 @@ def reserve(
             payload=payload,
         )
         if code == store.RESERVED:
+            if settings.FLASH_WRITE_INLINE:
+                # "Write right after": this request writes the batch holding its reservation.
+                writer.drain(consumer=f"inline-{os.getpid()}", max_batches=5)
             return Reservation(id=rid, variant_id=line.variant_id, quantity=line.quantity)
         if code == store.NEEDS_STOCK:
             with _prime_lock:  # one priming per process, not one per waiting buyer
@@ -171,6 +179,23 @@ def reserve(
         else:
             raise SoldOut(f"Only {n} left; choose {n} or fewer.")
     raise ShopFeedError("The flash sale is busy; try again in a moment.", code="flash_busy")
+
+
+def placed(reservation: Reservation) -> Checkout | Reservation:
+    """The checkout when the reservation is written already (FLASH_WRITE_INLINE), else the
+    reservation; SoldOut when the writer refused it."""
+    if not settings.FLASH_WRITE_INLINE:
+        return reservation
+    row = (
+        FlashReservation.objects.select_related("checkout")
+        .filter(reservation_id=reservation.id)
+        .first()
+    )
+    if row is None:
+        return reservation
+    if row.status == FlashReservation.Status.REJECTED or row.checkout is None:
+        raise SoldOut(f"Sorry, we could not keep that item for you: {row.reason}")
+    return row.checkout
 
 
 @transaction.atomic
@@ -254,27 +279,3 @@ def reconcile(*, variant_ids: list[int] | None = None) -> int:
         prime_variant(variant_id=variant_id, force=True)
     hook = deal_hook()
     return len(variant_ids) + (hook.reconcile() if hook is not None else 0)
-
-
-def reservation_outcome(*, reservation_id: str, buyer) -> tuple[str, FlashReservation | None]:
-    """("written" | "rejected", row), ("pending", None) while the writer has not got to it, or
-    ("lost", None) when neither PostgreSQL nor Redis knows it (Redis lost it before it was
-    written: nothing was sold or charged). Only the buyer's own reservations are found."""
-    row = FlashReservation.objects.filter(reservation_id=reservation_id, buyer=buyer).first()
-    if row is not None:
-        return row.status, row
-    if store.pending_owner(reservation_id) == buyer.pk:
-        return "pending", None
-    row = FlashReservation.objects.filter(reservation_id=reservation_id, buyer=buyer).first()
-    return (row.status, row) if row is not None else ("lost", None)
-
-
-def wait_for_checkout(
-    *, reservation_id: str, buyer, timeout: float
-) -> tuple[str, FlashReservation | None]:
-    """reservation_outcome, after waiting up to `timeout` s for the writer's word."""
-    state = reservation_outcome(reservation_id=reservation_id, buyer=buyer)
-    if state[0] == "pending" and timeout > 0:
-        store.wait_outcome(reservation_id, timeout)
-        state = reservation_outcome(reservation_id=reservation_id, buyer=buyer)
-    return state

@@ -4,92 +4,23 @@ Redis loses its keys or a writer dies."""
 
 import signal
 import sys
-import threading
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.contrib.auth.hashers import make_password
-from django.db import connection
 from django.db.models import Sum
 
 from orders.checkout.services import LineRequest, release_checkout
 from orders.errors import SoldOut
+from orders.flash import selectors as flash_selectors
 from orders.flash import services as flash
 from orders.flash import store, writer
 from orders.models import Checkout, FlashReservation, Order, OrderItem
-from shopfeed.accounts.models import User
 from shopfeed.errors import ShopFeedError
 from shopfeed.testing import Process, child_env, wait_until
 from shops.models import Variant
 from shops.tests.factories import VariantFactory
 
 from .factories import ADDRESS
-
-
-@pytest.fixture
-def flash_redis(redis_url, settings):
-    """The flash keys of this test only (a prefix of its own), removed afterwards."""
-    settings.FLASH_REDIS_URL = redis_url
-    settings.FLASH_KEY_PREFIX = f"flash-{uuid.uuid4().hex[:8]}:"
-    flash._facts.clear()
-    r = store.client()
-    yield r
-    keys = list(r.scan_iter(f"{settings.FLASH_KEY_PREFIX}*", count=1000))
-    if keys:
-        r.delete(*keys)
-    flash._facts.clear()
-
-
-def _buyers(n: int) -> list[User]:
-    unusable = make_password(None)
-    return User.objects.bulk_create(
-        User(username=f"flashbuyer{uuid.uuid4().hex[:10]}", handle=f"fb{uuid.uuid4().hex[:12]}",
-             password=unusable)
-        for _ in range(n)
-    )  # fmt: skip
-
-
-def _race(buyers, variant_id: int, quantity: int = 1):
-    """Every buyer reserves at the same instant (real threads); returns Reservation or an error
-    code per buyer."""
-    barrier = threading.Barrier(len(buyers))
-
-    def attempt(buyer):
-        try:
-            barrier.wait()
-            return flash.reserve(
-                buyer=buyer, line=LineRequest(variant_id, quantity), address=ADDRESS
-            )
-        except ShopFeedError as exc:
-            return exc.code
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=len(buyers)) as pool:
-        return list(pool.map(attempt, buyers))
-
-
-class _WriterThread:
-    """The batch writer running beside the buyers, as the flash_writer process would."""
-
-    def __init__(self):
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        try:
-            writer.run(consumer="test-writer", stop=self.stop, block_ms=50)
-        finally:
-            connection.close()
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(timeout=10)
+from .flash_support import WriterThread, buyers_for, race
 
 
 def _reserved(results) -> list[flash.Reservation]:
@@ -106,10 +37,10 @@ def _units_sold(variant) -> int:
 @pytest.mark.django_db(transaction=True)
 def test_two_hundred_buyers_for_fifty_units_get_exactly_fifty_checkouts(flash_redis):
     variant = VariantFactory(quantity=50, price_amount=2500, flash_sale=True)
-    buyers = _buyers(200)
+    buyers = buyers_for(200)
 
-    with _WriterThread():
-        results = _race(buyers, variant.pk)
+    with WriterThread():
+        results = race(buyers, variant.pk)
         wait_until(lambda: store.backlog() == 0, what="the writer wrote every reservation")
 
     won = _reserved(results)
@@ -130,12 +61,12 @@ def test_two_hundred_buyers_for_fifty_units_get_exactly_fifty_checkouts(flash_re
 @pytest.mark.django_db(transaction=True)
 def test_redis_flushed_mid_sale_sells_every_unit_exactly_once(flash_redis):
     variant = VariantFactory(quantity=60, flash_sale=True)
-    buyers = _buyers(200)
+    buyers = buyers_for(200)
 
-    with _WriterThread():
-        first = _race(buyers[:40], variant.pk)
+    with WriterThread():
+        first = race(buyers[:40], variant.pk)
         flash_redis.flushdb()  # a Redis restart without persistence, mid-sale
-        second = _race(buyers[40:], variant.pk)
+        second = race(buyers[40:], variant.pk)
         wait_until(lambda: store.backlog() == 0, what="the writer caught up")
     flash.reconcile()
 
@@ -148,7 +79,7 @@ def test_redis_flushed_mid_sale_sells_every_unit_exactly_once(flash_redis):
     )
     # Every reservation the buyers were given is a checkout, or refused, or reported lost.
     states = {
-        r.id: flash.reservation_outcome(reservation_id=r.id, buyer=b)[0]
+        r.id: flash_selectors.reservation_outcome(reservation_id=r.id, buyer=b)[0]
         for b, r in zip(buyers, first + second, strict=True)
         if isinstance(r, flash.Reservation)
     }
@@ -156,8 +87,8 @@ def test_redis_flushed_mid_sale_sells_every_unit_exactly_once(flash_redis):
     assert list(states.values()).count("written") == sold
     # What Redis says is left is what PostgreSQL has, and all of it can still be sold.
     assert int(flash_redis.get(store.k("stock", variant.pk))) == variant.quantity
-    with _WriterThread():
-        last = _race(_buyers(variant.quantity + 10), variant.pk)
+    with WriterThread():
+        last = race(buyers_for(variant.quantity + 10), variant.pk)
         wait_until(lambda: store.backlog() == 0, what="the writer caught up")
     assert len(_reserved(last)) == variant.quantity
     variant.refresh_from_db()
@@ -193,7 +124,7 @@ def test_writer_killed_mid_batch_leaves_every_reservation_written_once(
     flash_redis, tmp_path, settings
 ):
     variant = VariantFactory(quantity=2000, flash_sale=True)
-    reservations = _fill(variant, _buyers(1500))
+    reservations = _fill(variant, buyers_for(1500))
     store.ensure_group()
     proc = _writer_process(tmp_path, settings, "manage.py", "flash_writer", "--name", "victim")
 
@@ -224,7 +155,7 @@ def test_writer_killed_after_commit_before_ack_writes_nothing_twice(
     flash_redis, tmp_path, settings
 ):
     variant = VariantFactory(quantity=300, flash_sale=True)
-    reservations = _fill(variant, _buyers(250))
+    reservations = _fill(variant, buyers_for(250))
     proc = _writer_process(tmp_path, settings, "-m", "orders.tests.flash_writer_crash")
     try:
         proc.proc.wait(60)
@@ -244,9 +175,9 @@ def test_writer_killed_after_commit_before_ack_writes_nothing_twice(
 @pytest.mark.django_db(transaction=True)
 def test_per_buyer_limit_holds_under_concurrent_attempts(flash_redis):
     variant = VariantFactory(quantity=100, flash_sale=True, flash_limit_per_buyer=2)
-    (buyer,) = _buyers(1)
+    (buyer,) = buyers_for(1)
 
-    results = _race([buyer] * 8, variant.pk)
+    results = race([buyer] * 8, variant.pk)
 
     assert len(_reserved(results)) == 2
     assert results.count("flash_limit") == 6
@@ -263,7 +194,7 @@ def test_per_buyer_limit_holds_under_concurrent_attempts(flash_redis):
 @pytest.mark.django_db(transaction=True)
 def test_an_expired_flash_checkout_gives_its_unit_back_to_the_next_buyer(flash_redis):
     variant = VariantFactory(quantity=1, flash_sale=True, flash_limit_per_buyer=1)
-    first, second = _buyers(2)
+    first, second = buyers_for(2)
     flash.reserve(buyer=first, line=LineRequest(variant.pk, 1), address=ADDRESS)
     writer.drain(consumer="test")
     with pytest.raises(SoldOut):
@@ -289,10 +220,74 @@ def test_flash_variant_in_a_mixed_cart_is_refused(flash_redis):
 
     hot = VariantFactory(quantity=5, flash_sale=True)
     plain = VariantFactory(quantity=5)
-    (buyer,) = _buyers(1)
+    (buyer,) = buyers_for(1)
     with pytest.raises(ShopFeedError) as exc:
         start_checkout(
             buyer=buyer, lines=[LineRequest(hot.pk, 1), LineRequest(plain.pk, 1)], address=ADDRESS
         )
     assert exc.value.code == "flash_separately"
     assert Variant.objects.get(pk=plain.pk).quantity == 5
+
+
+# --- the buyer's pages -----------------------------------------------------------------------
+
+FORM = {"address": "new", **ADDRESS, "buy_now": "1"}
+
+
+def _buy_now(client, variant) -> "object":
+    client.post("/buy-now/", {"variant_id": variant.pk, "quantity": 1})
+    return client.post("/checkout/", FORM)
+
+
+@pytest.mark.django_db
+def test_a_reserved_buyer_lands_on_the_pay_page_of_their_checkout(flash_redis, client, settings):
+    settings.FLASH_WAIT_SECONDS = 0
+    variant = VariantFactory(quantity=3, price_amount=1900, flash_sale=True)
+    (buyer,) = buyers_for(1)
+    client.force_login(buyer)
+
+    response = _buy_now(client, variant)
+    assert response.status_code == 302
+    reserved_url = response["Location"]
+    assert reserved_url.startswith("/checkout/reserved/")
+    waiting = client.get(reserved_url)  # the writer has not run yet
+    assert waiting.status_code == 202
+    assert "Your item is reserved" in waiting.content.decode()
+    assert 'hx-trigger="every 1s"' in waiting.content.decode()
+
+    writer.drain(consumer="test")
+
+    checkout = Checkout.objects.get(buyer=buyer)
+    assert checkout.total_amount == 1900
+    assert client.get(reserved_url)["Location"] == f"/checkout/{checkout.pk}/pay/"
+    polled = client.get(reserved_url, headers={"HX-Request": "true"})
+    assert polled["HX-Redirect"] == f"/checkout/{checkout.pk}/pay/"
+
+
+@pytest.mark.django_db
+def test_the_buyer_after_the_last_unit_is_told_sold_out_at_once(flash_redis, client):
+    variant = VariantFactory(quantity=1, flash_sale=True)
+    first, second = buyers_for(2)
+    flash.reserve(buyer=first, line=LineRequest(variant.pk, 1), address=ADDRESS)
+    client.force_login(second)
+
+    response = _buy_now(client, variant)
+
+    assert response.status_code == 409
+    assert "just sold out" in response.content.decode()
+    assert store.backlog() == 1  # only the first buyer's reservation
+
+
+@pytest.mark.django_db
+def test_someone_elses_reservation_shows_nothing_of_it(flash_redis, client, settings):
+    settings.FLASH_WAIT_SECONDS = 0
+    variant = VariantFactory(quantity=3, flash_sale=True)
+    owner, other = buyers_for(2)
+    reservation = flash.reserve(buyer=owner, line=LineRequest(variant.pk, 1), address=ADDRESS)
+    writer.drain(consumer="test")
+    client.force_login(other)
+
+    response = client.get(f"/checkout/reserved/{reservation.id}/")
+
+    assert response.status_code == 404
+    assert "/pay/" not in response.content.decode()
