@@ -64,6 +64,7 @@ class VariantFacts:
     on_sale: bool
     owner_id: int
     limit: int
+    flash_sale: bool
 
 
 _facts: dict[int, tuple[float, VariantFacts | None]] = {}
@@ -88,6 +89,7 @@ def variant_facts(variant_id: int) -> VariantFacts | None:
                 and v.shop.status == Shop.Status.ACTIVE,
                 owner_id=v.shop.owner_id,
                 limit=v.flash_limit_per_buyer or settings.FLASH_LIMIT_PER_BUYER,
+                flash_sale=v.flash_sale,
             )
         _facts[variant_id] = (now + settings.FLASH_FACTS_SECONDS, facts)
         return facts
@@ -108,8 +110,8 @@ def takes_fast_path(variant: Variant) -> bool:
 def line_takes_fast_path(line: LineRequest) -> bool:
     if not enabled():
         return False
-    flag = Variant.objects.filter(pk=line.variant_id).values_list("flash_sale", flat=True).first()
-    return bool(flag)
+    facts = variant_facts(line.variant_id)
+    return facts is not None and facts.flash_sale
 
 
 def reserve(
