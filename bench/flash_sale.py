@@ -127,14 +127,21 @@ def _delete_previous() -> None:
     from shopfeed.accounts.models import User
     from shops.models import Shop
 
-    OrderEvent.objects.filter(order__shop__owner__handle=SELLER).delete()
-    OrderItem.objects.filter(order__shop__owner__handle=SELLER).delete()
-    Order.objects.filter(shop__owner__handle=SELLER).delete()
-    FlashReservation.objects.filter(buyer__handle__startswith=BUYER_PREFIX).delete()
-    LiveSession.objects.filter(host__handle=SELLER).delete()  # its deals and claims too
-    Checkout.objects.filter(buyer__handle__startswith=BUYER_PREFIX).delete()
-    Shop.objects.filter(owner__handle=SELLER).delete()
-    User.objects.filter(handle__startswith=BUYER_PREFIX).delete()
+    with connection.cursor() as cursor:  # plans by id lists below need current statistics
+        cursor.execute("ANALYZE")
+    shop_ids = list(Shop.objects.filter(owner__handle=SELLER).values_list("pk", flat=True))
+    buyer_ids = list(
+        User.objects.filter(handle__startswith=BUYER_PREFIX).values_list("pk", flat=True)
+    )
+    order_ids = list(Order.objects.filter(shop_id__in=shop_ids).values_list("pk", flat=True))
+    OrderEvent.objects.filter(order_id__in=order_ids).delete()
+    OrderItem.objects.filter(order_id__in=order_ids).delete()
+    Order.objects.filter(pk__in=order_ids).delete()
+    FlashReservation.objects.filter(buyer_id__in=buyer_ids).delete()
+    LiveSession.objects.filter(shop_id__in=shop_ids).delete()  # its deals and claims too
+    Checkout.objects.filter(buyer_id__in=buyer_ids).delete()
+    Shop.objects.filter(pk__in=shop_ids).delete()
+    User.objects.filter(pk__in=buyer_ids).delete()
     User.objects.filter(handle=SELLER).delete()
 
 
