@@ -24,7 +24,8 @@ from django.utils import timezone
 from live import broadcast, selectors
 from live.models import FlashDeal, LineupItem, LiveDealClaim, LiveSession
 from orders.addresses import services as addresses
-from orders.checkout.services import buy_now_line, start_checkout
+from orders.cart.validation import clean_quantity
+from orders.checkout.services import LineRequest, buy_now_line, start_checkout
 from orders.errors import SoldOut
 from orders.flash import services as flash
 from orders.models import Address, Checkout, SaleSource
@@ -32,6 +33,7 @@ from shopfeed.errors import Conflict, NotAllowed, NotFound, ShopFeedError
 from shops.models import Product, Shop, Variant
 from shops.money import format_money
 
+from . import flash as live_flash
 from .flash import close_deal_on_commit, give_back_deal_on_commit
 from .selectors import active_deal, deal_data, sells_in
 
@@ -40,6 +42,10 @@ logger = logging.getLogger(__name__)
 DEAL_MIN_SECONDS = 10
 DEAL_MAX_SECONDS = 3600
 NOTICE_MAX_LENGTH = 200
+OWN_LIVE = (
+    "This is your own live: you cannot buy from your own shop. "
+    "Your viewers buy the pinned product from the live page."
+)
 
 # A checkout in one of these will never be paid from its reservation: its deal units go back.
 _RELEASED = (Checkout.Status.EXPIRED, Checkout.Status.FAILED, Checkout.Status.CANCELLED)
@@ -206,6 +212,7 @@ def start_deal(
         starts_at=now,
         ends_at=now + timedelta(seconds=duration_seconds),
     )
+    transaction.on_commit(live_flash.forget_cached_offers)
     broadcast.publish(session.pk, "deal.started", {"deal": deal_data(deal)})
     return deal
 
@@ -292,11 +299,7 @@ def ensure_not_seller(*, session: LiveSession, buyer) -> None:
     """The host (or the shop's owner) cannot buy from their own live: say so before anything
     is asked of them."""
     if sells_in(session=session, user=buyer):
-        raise NotAllowed(
-            "This is your own live: you cannot buy from your own shop. "
-            "Your viewers buy the pinned product from the live page.",
-            code="own_shop",
-        )
+        raise NotAllowed(OWN_LIVE, code="own_shop")
 
 
 def _live_line(*, session: LiveSession, buyer, variant: Variant, quantity):
@@ -344,8 +347,14 @@ def live_buy_now(
     result is then a Reservation that the batch writer makes a checkout. Then call
     orders.payments.intents.ensure_payment_intent on the checkout.
     """
+    deal_id = None if deal_id in (None, "") else _as_id(deal_id, "deal_id")
+    if flash.enabled():
+        found = live_flash.offer(session_id=session.pk, variant_id=variant.pk)
+        if found is not None and (found.flash_sale or found.deal_id is not None):
+            return _buy_on_flash_path(
+                found, buyer=buyer, quantity=quantity, address=address, deal_id=deal_id
+            )
     with transaction.atomic():
-        deal_id = None if deal_id in (None, "") else _as_id(deal_id, "deal_id")
         session, variant, line = _live_line(
             session=session, buyer=buyer, variant=variant, quantity=quantity
         )
@@ -354,15 +363,6 @@ def live_buy_now(
             raise DealEnded("This flash deal has ended; buy again at the regular price.")
         if deal is not None and deal.deal_price_amount >= variant.price_amount:
             deal = None  # the regular price went below the deal's: charge the lower one
-        if flash.enabled() and (deal is not None or variant.flash_sale):
-            terms = flash.DealTerms(deal.pk, deal.deal_price_amount) if deal else None
-            try:
-                reservation = flash.reserve(buyer=buyer, line=line, address=address, deal=terms)
-            except flash.DealOver:
-                raise DealEnded(
-                    "This flash deal has ended; buy again at the regular price."
-                ) from None
-            return flash.placed(reservation)
         if deal is not None:
             line = replace(line, unit_price_amount=claim_deal(deal=deal, quantity=line.quantity))
         checkout = start_checkout(buyer=buyer, lines=[line], address=address)
@@ -371,6 +371,35 @@ def live_buy_now(
             deal_pk = deal.pk
             transaction.on_commit(lambda: _publish_deal_stock(deal_pk))
     return checkout
+
+
+def _buy_on_flash_path(
+    offer: live_flash.Offer, *, buyer, quantity, address: Address | dict, deal_id: int | None
+) -> Checkout | flash.Reservation:
+    """live_buy_now's rules on the room's cached offer, then one Lua script in Redis."""
+    if buyer.pk in offer.seller_ids:
+        raise NotAllowed(OWN_LIVE, code="own_shop")
+    if offer.session_ended:
+        raise Conflict("This live session has ended.", code="session_ended")
+    if not offer.in_lineup:
+        raise ShopFeedError("That product is not sold in this live session.", code="not_in_lineup")
+    quantity = clean_quantity(quantity)
+    if deal_id is not None and offer.deal_id != deal_id:
+        raise DealEnded("This flash deal has ended; buy again at the regular price.")
+    deal = None  # while the regular price is below the deal's, the lower one is charged
+    if offer.deal_id is not None and (offer.deal_price_amount or 0) < offer.price_amount:
+        deal = flash.DealTerms(offer.deal_id, offer.deal_price_amount or 0)
+    line = LineRequest(
+        variant_id=offer.variant_id,
+        quantity=quantity,
+        source=offer.source,
+        source_ref=offer.source_ref,
+    )
+    try:
+        reservation = flash.reserve(buyer=buyer, line=line, address=address, deal=deal)
+    except flash.DealOver:
+        raise DealEnded("This flash deal has ended; buy again at the regular price.") from None
+    return flash.placed(reservation)
 
 
 @transaction.atomic
