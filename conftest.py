@@ -48,6 +48,23 @@ def _no_rate_limit_history():
 
 
 @pytest.fixture(autouse=True)
+def _flash_keys_of_this_test(settings):
+    """Flash-sale counts in Redis (orders.flash) under a prefix of this test's own: row ids
+    repeat across test databases, and a count left by another test must never be read."""
+    from live.selling.flash import forget_cached_offers
+    from orders.flash import services as flash
+
+    settings.FLASH_KEY_PREFIX = f"flash-{uuid.uuid4().hex[:12]}:"
+    # Each reservation is written by the request that made it (orders/tests/test_flash.py
+    # runs the real writer beside the buyers instead).
+    settings.FLASH_WRITE_INLINE = True
+    # No per-process caching of what the hot path checks: tests change rows and buy at once.
+    settings.FLASH_FACTS_SECONDS = 0
+    flash.forget_cached_facts()
+    forget_cached_offers()
+
+
+@pytest.fixture(autouse=True)
 def _require_marked_services(request):
     if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
         _missing("needs PostgreSQL: set DATABASE_URL=postgres://... (CI does)")
@@ -65,6 +82,25 @@ def redis_url():
     except redis.RedisError as exc:
         _missing(f"Redis at {url} is not answering: {exc}")
     return url
+
+
+@pytest.fixture
+def flash_redis(redis_url, settings):
+    """The flash keys of this test only (a prefix of its own), removed afterwards."""
+    from orders.flash import services as flash
+    from orders.flash import store
+
+    settings.FLASH_REDIS_URL = redis_url
+    settings.FLASH_KEY_PREFIX = f"flash-{uuid.uuid4().hex[:8]}:"
+    settings.FLASH_WRITE_INLINE = False  # the writer runs on its own here, as in production
+    settings.FLASH_FACTS_SECONDS = 1.0  # and crowds of buyers share what the hot path checks
+    flash.forget_cached_facts()
+    r = store.client()
+    yield r
+    keys = list(r.scan_iter(f"{settings.FLASH_KEY_PREFIX}*", count=1000))
+    if keys:
+        r.delete(*keys)
+    flash.forget_cached_facts()
 
 
 @pytest.fixture

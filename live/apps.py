@@ -30,3 +30,9 @@ class LiveConfig(AppConfig):
                 "word", flat=True
             )
         )
+        # ... and through this one, how a flash-sale reservation counts against a deal.
+        from orders.flash.hooks import register_deal_hook
+
+        from .selling.flash import LiveDealHook
+
+        register_deal_hook(LiveDealHook())

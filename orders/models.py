@@ -4,6 +4,7 @@ from django.db import models
 
 # The ledger's tables are defined in orders/ledger/models.py; imported here, they are this
 # app's models like the rest.
+from .flash.models import FlashReservation
 from .ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "Cart",
     "CartItem",
     "Checkout",
+    "FlashReservation",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",

@@ -293,6 +293,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5.0,
         "options": {"expires": 5.0},  # a missed run is the next run's work, not a backlog
     },
+    # The flash writer process writes reservations as they come; this sweep writes what a dead
+    # writer left and brings Redis's counts back to PostgreSQL's (DESIGN.md section 4).
+    "reconcile-flash-sales": {
+        "task": "orders.flash.tasks.reconcile_flash_task",
+        "schedule": 15.0,
+        "options": {"expires": 15.0},
+    },
     # Web processes store their rooms' chat every second; this catches the logs of rooms no
     # process serves any more (its last process died after acknowledging messages).
     "flush-chat-logs": {
@@ -383,6 +390,26 @@ LIVE_GIFT_TOP = env.int("LIVE_GIFT_TOP", default=5)
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="USD")
 # Unpaid checkouts give their stock back after this long.
 CHECKOUT_RESERVATION_MINUTES = env.int("CHECKOUT_RESERVATION_MINUTES", default=15)
+# Flash sales (orders.flash, DESIGN.md section 4): units of a flash-sale variant or a live deal
+# are reserved in Redis and written to PostgreSQL in batches by `manage.py flash_writer` (or
+# the beat task below). Without Redis every purchase takes the plain path.
+FLASH_REDIS_URL = env.str("FLASH_REDIS_URL", default=REDIS_URL)
+FLASH_KEY_PREFIX = env.str("FLASH_KEY_PREFIX", default="flash:")
+FLASH_REDIS_MAX_CONNECTIONS = env.int("FLASH_REDIS_MAX_CONNECTIONS", default=400)
+FLASH_LIMIT_PER_BUYER = env.int("FLASH_LIMIT_PER_BUYER", default=5)
+FLASH_WRITER_BATCH = env.int("FLASH_WRITER_BATCH", default=500)
+# A reservation another writer read and never acknowledged is taken over after this long.
+FLASH_WRITER_RECLAIM_MS = env.int("FLASH_WRITER_RECLAIM_MS", default=5000)
+# Without a writer process: the buyer's request writes the batch holding its reservation
+# itself, right after reserving (slower under a crowd; the test suite's default, like eager
+# Celery, so that tests of other features get their checkout at once).
+FLASH_WRITE_INLINE = env.bool("FLASH_WRITE_INLINE", default=False)
+# How long the buyer's request waits for its checkout before showing the "reserved" page.
+FLASH_WAIT_SECONDS = env.float("FLASH_WAIT_SECONDS", default=1.0)
+FLASH_OUTCOME_TTL_SECONDS = env.int("FLASH_OUTCOME_TTL_SECONDS", default=600)
+# A process keeps what the hot path checks (on sale, owner, limit) this long (the writer
+# checks the rows again).
+FLASH_FACTS_SECONDS = env.float("FLASH_FACTS_SECONDS", default=1.0)
 # The platform's fee on each sale, in basis points (1000 = 10%).
 PLATFORM_FEE_BPS = env.int("PLATFORM_FEE_BPS", default=1000)
 # A seller's payable becomes withdrawable this long after delivery.

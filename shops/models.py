@@ -138,6 +138,18 @@ class Variant(models.Model):
     currency = models.CharField(max_length=3, validators=[currency_validator], editable=False)
     quantity = models.PositiveIntegerField(default=0, help_text="Units in stock.")
     position = models.PositiveIntegerField(default=0)
+    # A hot product (DESIGN.md section 4): its units are reserved in Redis and its orders
+    # written in batches by orders.flash; PostgreSQL still holds its stock.
+    flash_sale = models.BooleanField(
+        default=False,
+        help_text="Flash sale: units are reserved in Redis and orders written in batches.",
+    )
+    flash_limit_per_buyer = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Flash sale: most units one buyer may hold (empty: the site default).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -2,7 +2,11 @@
 (DESIGN.md section 4). The "just bought" notices are in purchases.py, the deal reads in
 selectors.py, what orders tells us in receivers.py.
 
-A flash deal is claimed like stock: one conditional UPDATE (`sold + n <= quantity`, still
+With Redis (orders.flash), a deal's units and its variant's stock are taken by one Lua script
+and the batch writer writes the checkout and counts the units against the deal's row
+(live/selling/flash.py); a deal puts its product's variants on that path for good, so every
+purchase of them is counted in the same place. Without Redis, a flash deal is claimed like
+stock: one conditional UPDATE (`sold + n <= quantity`, still
 active, `ends_at` later than the database clock) inside the buyer's transaction, before the
 stock reservation, so a failed reservation gives the deal units back with it. Units claimed
 by a checkout that is never paid go back when orders says the checkout was released.
@@ -20,13 +24,17 @@ from django.utils import timezone
 from live import broadcast, selectors
 from live.models import FlashDeal, LineupItem, LiveDealClaim, LiveSession
 from orders.addresses import services as addresses
-from orders.checkout.services import buy_now_line, start_checkout
+from orders.cart.validation import clean_quantity
+from orders.checkout.services import LineRequest, buy_now_line, start_checkout
 from orders.errors import SoldOut
+from orders.flash import services as flash
 from orders.models import Address, Checkout, SaleSource
 from shopfeed.errors import Conflict, NotAllowed, NotFound, ShopFeedError
 from shops.models import Product, Shop, Variant
 from shops.money import format_money
 
+from . import flash as live_flash
+from .flash import close_deal_on_commit, give_back_deal_on_commit
 from .selectors import active_deal, deal_data, sells_in
 
 logger = logging.getLogger(__name__)
@@ -34,6 +42,10 @@ logger = logging.getLogger(__name__)
 DEAL_MIN_SECONDS = 10
 DEAL_MAX_SECONDS = 3600
 NOTICE_MAX_LENGTH = 200
+OWN_LIVE = (
+    "This is your own live: you cannot buy from your own shop. "
+    "Your viewers buy the pinned product from the live page."
+)
 
 # A checkout in one of these will never be paid from its reservation: its deal units go back.
 _RELEASED = (Checkout.Status.EXPIRED, Checkout.Status.FAILED, Checkout.Status.CANCELLED)
@@ -188,6 +200,8 @@ def start_deal(
             "A flash deal is already running; end it before starting another.",
             code="deal_running",
         )
+    if flash.enabled():
+        Variant.objects.filter(product=product, flash_sale=False).update(flash_sale=True)
     now = timezone.now()
     deal = FlashDeal.objects.create(
         session=session,
@@ -198,6 +212,7 @@ def start_deal(
         starts_at=now,
         ends_at=now + timedelta(seconds=duration_seconds),
     )
+    transaction.on_commit(live_flash.forget_cached_offers)
     broadcast.publish(session.pk, "deal.started", {"deal": deal_data(deal)})
     return deal
 
@@ -209,6 +224,7 @@ def _end(deal_ids: list[int]) -> list[int]:
         if FlashDeal.objects.filter(pk=deal.pk, status=FlashDeal.Status.ACTIVE).update(
             status=FlashDeal.Status.ENDED
         ):
+            close_deal_on_commit(deal.pk)
             broadcast.publish(deal.session_id, "deal.ended", {"deal_id": deal.pk})
             ended.append(deal.pk)
     return ended
@@ -283,11 +299,7 @@ def ensure_not_seller(*, session: LiveSession, buyer) -> None:
     """The host (or the shop's owner) cannot buy from their own live: say so before anything
     is asked of them."""
     if sells_in(session=session, user=buyer):
-        raise NotAllowed(
-            "This is your own live: you cannot buy from your own shop. "
-            "Your viewers buy the pinned product from the live page.",
-            code="own_shop",
-        )
+        raise NotAllowed(OWN_LIVE, code="own_shop")
 
 
 def _live_line(*, session: LiveSession, buyer, variant: Variant, quantity):
@@ -326,15 +338,23 @@ def live_buy_now(
     quantity,
     address: Address | dict,
     deal_id: int | None = None,
-) -> Checkout:
+) -> Checkout | flash.Reservation:
     """Buy one variant from a live room (source "live", source_ref the session id).
 
     While a deal runs on the product the buyer gets the deal price or nothing (SoldOut); pass
     `deal_id` (the deal the buyer saw) to be refused with DealEnded rather than charged the
-    normal price once it is over. Then call orders.payments.intents.ensure_payment_intent.
+    normal price once it is over. A deal or a flash-sale variant is reserved in Redis: the
+    result is then a Reservation that the batch writer makes a checkout. Then call
+    orders.payments.intents.ensure_payment_intent on the checkout.
     """
+    deal_id = None if deal_id in (None, "") else _as_id(deal_id, "deal_id")
+    if flash.enabled():
+        found = live_flash.offer(session_id=session.pk, variant_id=variant.pk)
+        if found is not None and (found.flash_sale or found.deal_id is not None):
+            return _buy_on_flash_path(
+                found, buyer=buyer, quantity=quantity, address=address, deal_id=deal_id
+            )
     with transaction.atomic():
-        deal_id = None if deal_id in (None, "") else _as_id(deal_id, "deal_id")
         session, variant, line = _live_line(
             session=session, buyer=buyer, variant=variant, quantity=quantity
         )
@@ -353,6 +373,35 @@ def live_buy_now(
     return checkout
 
 
+def _buy_on_flash_path(
+    offer: live_flash.Offer, *, buyer, quantity, address: Address | dict, deal_id: int | None
+) -> Checkout | flash.Reservation:
+    """live_buy_now's rules on the room's cached offer, then one Lua script in Redis."""
+    if buyer.pk in offer.seller_ids:
+        raise NotAllowed(OWN_LIVE, code="own_shop")
+    if offer.session_ended:
+        raise Conflict("This live session has ended.", code="session_ended")
+    if not offer.in_lineup:
+        raise ShopFeedError("That product is not sold in this live session.", code="not_in_lineup")
+    quantity = clean_quantity(quantity)
+    if deal_id is not None and offer.deal_id != deal_id:
+        raise DealEnded("This flash deal has ended; buy again at the regular price.")
+    deal = None  # while the regular price is below the deal's, the lower one is charged
+    if offer.deal_id is not None and (offer.deal_price_amount or 0) < offer.price_amount:
+        deal = flash.DealTerms(offer.deal_id, offer.deal_price_amount or 0)
+    line = LineRequest(
+        variant_id=offer.variant_id,
+        quantity=quantity,
+        source=offer.source,
+        source_ref=offer.source_ref,
+    )
+    try:
+        reservation = flash.reserve(buyer=buyer, line=line, address=address, deal=deal)
+    except flash.DealOver:
+        raise DealEnded("This flash deal has ended; buy again at the regular price.") from None
+    return flash.placed(reservation)
+
+
 @transaction.atomic
 def live_buy_now_with_new_address(
     *,
@@ -362,7 +411,7 @@ def live_buy_now_with_new_address(
     quantity,
     address_data: dict,
     deal_id: int | None = None,
-) -> Checkout:
+) -> Checkout | flash.Reservation:
     """live_buy_now at an address the buyer has just entered, saved as their default: the new
     address and the purchase happen together or not at all."""
     address = addresses.save_address(user=buyer, data=address_data, make_default=True)
@@ -394,6 +443,8 @@ def release_deal_claim(*, checkout_id: int) -> int:
         FlashDeal.objects.filter(pk=claim.deal_id, sold__gte=claim.quantity).update(
             sold=F("sold") - claim.quantity
         )
+        buyer_id = Checkout.objects.filter(pk=checkout_id).values_list("buyer_id", flat=True)[0]
+        give_back_deal_on_commit(deal_id=claim.deal_id, quantity=claim.quantity, buyer_id=buyer_id)
         deal_pk = claim.deal_id
         transaction.on_commit(lambda: _publish_deal_stock(deal_pk))
     return claim.quantity

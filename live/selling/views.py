@@ -3,6 +3,7 @@ the address form first. Rules live in live.selling.services; this view parses an
 
 from functools import partial
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -15,6 +16,8 @@ from live.models import LiveSession
 from orders.addresses import services as addresses
 from orders.addresses.forms import AddressForm
 from orders.cards import services as cards
+from orders.flash import selectors as flash_selectors
+from orders.flash.services import Reservation
 from orders.payments import intents
 from shopfeed.errors import NotFound, ShopFeedError
 from shops.forms import add_service_error
@@ -136,6 +139,13 @@ def _buy_variant(request, session, variant, quantity):
             fix = AddressForm(initial=address.snapshot() if address else None)
             return page(form=fix, error=exc.message, status=exc.status_code)
         return page(error=exc.message, status=exc.status_code)
+    if isinstance(checkout, Reservation):  # a deal or a flash sale: written in a moment
+        state, row = flash_selectors.wait_for_checkout(
+            reservation_id=checkout.id, buyer=request.user, timeout=settings.FLASH_WAIT_SECONDS
+        )
+        if state != "written" or row is None or row.checkout is None:
+            return redirect("orders:flash-reservation", reservation_id=checkout.id)
+        checkout = row.checkout
     if form is None and cards.default_card(user=request.user) is not None:
         # Saved address and saved card: one tap pays; the done page waits for Stripe.
         try:

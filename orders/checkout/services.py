@@ -5,6 +5,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -40,12 +41,24 @@ def platform_fee(amount: int) -> int:
     return amount * settings.PLATFORM_FEE_BPS // 10_000
 
 
-def _address_snapshot(address: Address | dict) -> dict:
+@lru_cache(maxsize=4096)
+def _normalized(items: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    # The country rules are read from files on each call (~0.5 ms): a hot path pays once.
+    return tuple(addresses.normalize_address(dict(items)).items())
+
+
+def _normalize(data: dict) -> dict:
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        return addresses.normalize_address(data)
+    return dict(_normalized(tuple(sorted(data.items()))))
+
+
+def address_snapshot(address: Address | dict) -> dict:
     """What the order keeps: the address normalised by its country's rules."""
     if not isinstance(address, Address):
-        return addresses.normalize_address(dict(address))  # ValidationError per field
+        return _normalize(dict(address))  # ValidationError per field
     try:
-        return addresses.normalize_address(address.snapshot())
+        return _normalize(address.snapshot())
     except ValidationError as exc:
         # Saved before addresses were checked per country: the buyer enters it again.
         raise ShopFeedError(
@@ -55,7 +68,7 @@ def _address_snapshot(address: Address | dict) -> dict:
         ) from None
 
 
-def _merge(lines: Sequence[LineRequest]) -> list[LineRequest]:
+def merge_lines(lines: Sequence[LineRequest]) -> list[LineRequest]:
     merged: dict[int, LineRequest] = {}
     for line in lines:
         if not isinstance(line.quantity, int) or line.quantity < 1:
@@ -89,8 +102,8 @@ def start_checkout(*, buyer, lines: Sequence[LineRequest], address: Address | di
 
     Raises SoldOut (and reserves nothing) if any line cannot be had.
     """
-    snapshot = _address_snapshot(address)
-    lines = _merge(lines)
+    snapshot = address_snapshot(address)
+    lines = merge_lines(lines)
     variants = Variant.objects.select_related("product", "shop").in_bulk(
         [ln.variant_id for ln in lines]
     )
@@ -104,6 +117,12 @@ def start_checkout(*, buyer, lines: Sequence[LineRequest], address: Address | di
             raise ShopFeedError("An item in your cart is no longer available.", code="unavailable")
         if v.shop.owner_id == buyer.pk:
             raise ShopFeedError("You cannot buy from your own shop.", code="own_shop")
+        if v.flash_sale and settings.FLASH_REDIS_URL:
+            # Its units are counted in Redis (orders.flash): taking them here would not be.
+            raise ShopFeedError(
+                f"{v.product.title} is in a flash sale: check it out on its own.",
+                code="flash_separately",
+            )
     currencies = {variants[ln.variant_id].currency for ln in lines}
     if len(currencies) != 1:
         raise ShopFeedError(
@@ -184,6 +203,7 @@ def release_checkout(*, checkout_id: int, status: str = Checkout.Status.EXPIRED)
         )
     checkout.status = status
     checkout.save(update_fields=["status", "updated_at"])
+    flash.give_back_released(checkout=checkout)
     transaction.on_commit(
         lambda: signals.checkout_released.send(
             sender=Checkout, checkout_id=checkout_id, status=status
@@ -239,12 +259,14 @@ def place_order(
     address: dict | None = None,
     save_address: bool = False,
     address_id=None,
-) -> Checkout:
+) -> "Checkout | flash.Reservation":
     """Check out the buyer's `cart`, or the Buy now `lines`, to a new or a saved address.
 
     The address (a new one, kept for next time if `save_address`, or the saved `address_id`),
-    the reservation and the cart's hand-over happen together or not at all. Raises
-    ShopFeedError (SoldOut, empty cart, ...) or ValidationError (a bad new address).
+    the reservation and the cart's hand-over happen together or not at all. A single line of
+    a flash-sale variant is reserved in Redis instead (orders.flash): the result is then a
+    Reservation, which the batch writer turns into the checkout. Raises ShopFeedError
+    (SoldOut, empty cart, ...) or ValidationError (a bad new address).
     """
     if cart is not None:
         cart = carts.lock_cart(cart)
@@ -257,7 +279,16 @@ def place_order(
         shipping = addresses.save_address(user=buyer, data=address or {})
     else:
         shipping = address or {}
-    checkout = start_checkout(buyer=buyer, lines=lines, address=shipping)
+    checkout: Checkout | flash.Reservation
+    if len(lines) == 1 and flash.line_takes_fast_path(lines[0]):
+        checkout = flash.placed(flash.reserve(buyer=buyer, line=lines[0], address=shipping))
+    else:
+        checkout = start_checkout(buyer=buyer, lines=lines, address=shipping)
     if cart is not None:
         carts.remove_checked_out_items(cart=cart, variant_ids=[ln.variant_id for ln in lines])
     return checkout
+
+
+# orders.flash builds on this module (its lines, addresses, checks): imported last, so that
+# whichever of the two is imported first, both are complete when used.
+from ..flash import services as flash  # noqa: E402

@@ -7,6 +7,11 @@ from . import views
 urlpatterns = [
     path("buy-now/", views.buy_now, name="buy-now"),
     path("checkout/", views.checkout_page, name="checkout"),
+    path(
+        "checkout/reserved/<slug:reservation_id>/",
+        views.flash_reservation,
+        name="flash-reservation",
+    ),
     path("checkout/<int:checkout_id>/pay/", views.checkout_pay, name="checkout-pay"),
     path(
         "checkout/<int:checkout_id>/pay/local-confirm/",

@@ -5,7 +5,7 @@ orders.cart; these views parse, call them, and render."""
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -20,6 +20,8 @@ from ..cart import selectors as cart_selectors
 from ..cart import services as cart_services
 from ..cart.views import render_cart, request_cart, safe_next, set_cart_count
 from ..errors import CardDeclined, PaymentError
+from ..flash import selectors as flash_selectors
+from ..flash.services import Reservation
 from ..models import Address, Cart, Checkout
 from ..payments import intents
 from . import services
@@ -146,7 +148,7 @@ def checkout_page(request):
             request.session.pop(SESSION_BUY_NOW, None)
         else:
             set_cart_count(request, cart_selectors.item_count(cart=request_cart(request)))
-        return redirect("orders:checkout-pay", checkout_id=checkout.pk)
+        return redirect(placed_url(checkout))
     return _render_checkout(
         request,
         buy_now_mode=buy_now_mode,
@@ -156,6 +158,39 @@ def checkout_page(request):
         error=error,
         status=status,
     )
+
+
+def placed_url(placed: Checkout | Reservation) -> str:
+    """Where a buyer goes next: the pay page, or a flash reservation's page until its checkout
+    is written."""
+    if isinstance(placed, Reservation):
+        return reverse("orders:flash-reservation", kwargs={"reservation_id": placed.id})
+    return reverse("orders:checkout-pay", kwargs={"checkout_id": placed.pk})
+
+
+# --- a flash-sale reservation ----------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def flash_reservation(request, reservation_id):
+    """A reserved flash-sale unit: the pay page as soon as the writer has written its checkout
+    (waiting a moment for it), else a page that asks again by itself."""
+    polling = request.headers.get("HX-Request") == "true"
+    state, row = flash_selectors.wait_for_checkout(
+        reservation_id=reservation_id,
+        buyer=request.user,
+        timeout=0 if polling else settings.FLASH_WAIT_SECONDS,
+    )
+    if state == "written" and row is not None and row.checkout_id is not None:
+        pay = reverse("orders:checkout-pay", kwargs={"checkout_id": row.checkout_id})
+        if polling:
+            return HttpResponse(status=204, headers={"HX-Redirect": pay})
+        return redirect(pay)
+    status = {"pending": 202, "rejected": 409, "lost": 404}[state]
+    template = "orders/_flash_status.html" if polling else "orders/flash_reservation.html"
+    context = {"state": state, "reservation": row, "reservation_id": reservation_id}
+    return render(request, template, context, status=200 if polling else status)
 
 
 # --- paying ----------------------------------------------------------------------------------

@@ -1,0 +1,320 @@
+"""The batch writer: each reservation in the Redis stream becomes exactly one checkout (with its
+order, item and event) or one refusal, in PostgreSQL, a batch per transaction.
+
+Exactly once: a batch is one transaction that also inserts a FlashReservation row per
+reservation id (unique), and the stream entries are acknowledged only after it commits. A
+writer killed mid-batch leaves its entries pending in the consumer group; the next writer
+takes them over (XAUTOCLAIM) and skips the ids already written.
+
+The variant rows are locked (in id order) for the batch, and their stock goes down by one
+conditional UPDATE per variant: PostgreSQL never sells a unit it does not have, whatever Redis
+said. Priming (orders.flash.services.prime_variant) takes the same locks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+import psycopg
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+from django.db.models import CharField, F, Value
+from django.db.models.functions import Cast, Concat
+from django.utils import timezone
+from psycopg.types.json import Jsonb
+
+from shops.models import Product, Shop, Variant
+
+from ..checkout.services import platform_fee
+from ..models import Checkout, FlashReservation, Order
+from . import store
+from .hooks import deal_hook
+
+logger = logging.getLogger(__name__)
+
+WRITTEN, REJECTED = FlashReservation.Status.WRITTEN, FlashReservation.Status.REJECTED
+
+
+def write_batch(entries: list[store.Entry]) -> list[tuple[store.Entry, str, int]]:
+    """Write these reservations and acknowledge them; returns (entry, outcome, units back)."""
+    if not entries:
+        return []
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                outcomes = _write(entries)
+            break
+        except OperationalError:  # a deadlock with a release or a priming: try again
+            if attempt == 2:
+                raise
+            logger.warning("flash batch of %d failed, retrying", len(entries), exc_info=True)
+    store.finish(outcomes)
+    return outcomes
+
+
+def _reject(entry: store.Entry, reason: str) -> FlashReservation:
+    return FlashReservation(
+        reservation_id=entry.rid,
+        variant_id=entry.variant_id,
+        buyer_id=entry.buyer_id,
+        quantity=entry.quantity,
+        deal_id=entry.deal_id or None,
+        status=REJECTED,
+        reason=reason,
+        reserved_at=_at(entry),
+    )
+
+
+def _at(entry: store.Entry) -> datetime:
+    return datetime.fromtimestamp(entry.reserved_ms / 1000, tz=UTC)
+
+
+def _write(entries: list[store.Entry]) -> list[tuple[store.Entry, str, int]]:
+    unique = list({e.rid: e for e in entries}.values())
+    variants = {
+        v.pk: v
+        for v in Variant.objects.select_for_update(of=("self",))
+        .select_related("product", "shop")
+        .filter(pk__in=sorted({e.variant_id for e in unique}))
+        .order_by("pk")
+    }
+    # After the locks: a batch another writer committed meanwhile is visible now.
+    done = dict(
+        FlashReservation.objects.filter(reservation_id__in=[e.rid for e in unique]).values_list(
+            "reservation_id", "status"
+        )
+    )
+    outcomes: list[tuple[store.Entry, str, int]] = [
+        (e, done[e.rid], 0) for e in unique if e.rid in done
+    ]
+    todo = [e for e in unique if e.rid not in done]
+    if not todo:
+        return outcomes
+    confirmed = store.confirm(todo)
+    refused: list[FlashReservation] = []
+    candidates = []
+    for entry, ok in zip(todo, confirmed, strict=True):
+        v = variants.get(entry.variant_id)
+        if not ok:
+            refused.append(_reject(entry, "Sold out."))
+        elif (
+            v is None
+            or v.product.status != Product.Status.ACTIVE
+            or v.shop.status != Shop.Status.ACTIVE
+        ):
+            refused.append(_reject(entry, "No longer available."))
+        else:
+            candidates.append(entry)
+    left = {pk: v.quantity for pk, v in variants.items()}
+    in_stock = []
+    for entry in candidates:
+        if left[entry.variant_id] < entry.quantity:
+            refused.append(_reject(entry, "Sold out."))
+        else:
+            left[entry.variant_id] -= entry.quantity
+            in_stock.append(entry)
+    hook = deal_hook()
+    deal_claims = [(e.rid, e.deal_id, e.quantity) for e in in_stock if e.deal_id]
+    deal_ok = hook.take(claims=deal_claims) if hook and deal_claims else set()
+    accepted: list[store.Entry] = []
+    for entry in in_stock:
+        if entry.deal_id and entry.rid not in deal_ok:
+            refused.append(_reject(entry, "The flash deal sold out."))
+        else:
+            accepted.append(entry)
+    taken: dict[int, int] = defaultdict(int)
+    for entry in accepted:
+        taken[entry.variant_id] += entry.quantity
+    for variant_id, n in sorted(taken.items()):
+        updated = Variant.objects.filter(pk=variant_id, quantity__gte=n).update(
+            quantity=F("quantity") - n
+        )
+        if updated != 1:  # we hold the lock and counted from it: cannot happen
+            raise RuntimeError(f"stock of variant {variant_id} moved under its lock")
+    rows = _create_checkouts(accepted, variants)
+    if hook and deal_claims:
+        pairs = zip(accepted, rows, strict=True)
+        hook.record(
+            claims=[
+                (e.deal_id, cast(int, r.checkout_id), e.quantity) for e, r in pairs if e.deal_id
+            ]
+        )
+    _record(rows + refused)
+    outcomes += [(e, WRITTEN, 0) for e in accepted]
+    by_rid = {e.rid: e for e in todo}
+    outcomes += [(by_rid[r.reservation_id], REJECTED, r.quantity) for r in refused]
+    return outcomes
+
+
+def _insert(table: str, columns: dict[str, tuple[str, list]]) -> list[int]:
+    """One INSERT of many rows from column arrays (unnest): the writer's hot statement, with
+    none of the ORM's per-value work. Returns the new ids in row order."""
+    names = ", ".join(columns)
+    arrays = ", ".join(f"%b::{pg_type}[]" for pg_type, _ in columns.values())  # binary
+    connection.ensure_connection()
+    # A server-side-binding cursor on the same connection (so the same transaction): Django's
+    # own quotes every array element into the SQL text, which cost more than the insert.
+    with psycopg.Cursor(connection.connection) as cursor:
+        # Rows come back in unnest's order (Django's own bulk_create relies on it too).
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) RETURNING id",  # noqa: S608
+            [values for _, values in columns.values()],
+            binary=True,  # no quoting of each element
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _create_checkouts(
+    accepted: list[store.Entry], variants: dict[int, Variant]
+) -> list[FlashReservation]:
+    if not accepted:
+        return []
+    now = timezone.now()
+    minutes = timedelta(minutes=settings.CHECKOUT_RESERVATION_MINUTES)
+    n = len(accepted)
+    vs = [variants[e.variant_id] for e in accepted]
+    prices = [
+        e.unit_price_amount if e.unit_price_amount is not None else v.price_amount
+        for e, v in zip(accepted, vs, strict=True)
+    ]
+    totals = [p * e.quantity for p, e in zip(prices, accepted, strict=True)]
+    buyers = [e.buyer_id for e in accepted]
+    addresses = [Jsonb(e.address) for e in accepted]
+    currencies = [v.currency for v in vs]
+    checkout_ids = _insert(
+        "orders_checkout",
+        {
+            "buyer_id": ("bigint", buyers),
+            "status": ("varchar", [Checkout.Status.OPEN.value] * n),
+            "total_amount": ("bigint", totals),
+            "currency": ("varchar", currencies),
+            "shipping_address": ("jsonb", addresses),
+            "client_secret": ("varchar", [""] * n),
+            "amount_received": ("bigint", [0] * n),
+            "expires_at": ("timestamptz", [_at(e) + minutes for e in accepted]),
+            "created_at": ("timestamptz", [now] * n),
+            "updated_at": ("timestamptz", [now] * n),
+        },
+    )
+    Checkout.objects.filter(pk__in=checkout_ids).update(
+        idempotency_key=Concat(Value("checkout-"), Cast("id", CharField()))
+    )
+    order_ids = _insert(
+        "orders_order",
+        {
+            "checkout_id": ("bigint", checkout_ids),
+            "shop_id": ("bigint", [v.shop_id for v in vs]),
+            "buyer_id": ("bigint", buyers),
+            "status": ("varchar", [Order.Status.PENDING_PAYMENT.value] * n),
+            "currency": ("varchar", currencies),
+            "subtotal_amount": ("bigint", totals),
+            "shipping_amount": ("bigint", [0] * n),
+            "total_amount": ("bigint", totals),
+            "fee_amount": ("bigint", [platform_fee(t) for t in totals]),
+            "refunded_amount": ("bigint", [0] * n),
+            "source": ("varchar", [e.source for e in accepted]),
+            "source_ref": ("varchar", [e.source_ref for e in accepted]),
+            "shipping_address": ("jsonb", addresses),
+            "carrier": ("varchar", [""] * n),
+            "tracking_number": ("varchar", [""] * n),
+            "created_at": ("timestamptz", [now] * n),
+            "updated_at": ("timestamptz", [now] * n),
+        },
+    )
+    _insert(
+        "orders_orderitem",
+        {
+            "order_id": ("bigint", order_ids),
+            "variant_id": ("bigint", [v.pk for v in vs]),
+            "product_title": ("varchar", [v.product.title for v in vs]),
+            "variant_label": ("varchar", [v.label for v in vs]),
+            "sku": ("varchar", [v.sku for v in vs]),
+            "unit_price_amount": ("bigint", prices),
+            "quantity": ("integer", [e.quantity for e in accepted]),
+            "line_total_amount": ("bigint", totals),
+        },
+    )
+    _insert(
+        "orders_orderevent",
+        {
+            "order_id": ("bigint", order_ids),
+            "kind": ("varchar", ["placed"] * n),
+            "message": ("text", ["Order placed."] * n),
+            "data": ("jsonb", [Jsonb({})] * n),
+            "actor_id": ("bigint", buyers),
+            "created_at": ("timestamptz", [now] * n),
+        },
+    )
+    return [
+        FlashReservation(
+            reservation_id=e.rid,
+            variant_id=e.variant_id,
+            buyer_id=e.buyer_id,
+            quantity=e.quantity,
+            deal_id=e.deal_id or None,
+            status=WRITTEN,
+            checkout_id=checkout_id,
+            reserved_at=_at(e),
+        )
+        for e, checkout_id in zip(accepted, checkout_ids, strict=True)
+    ]
+
+
+def _record(rows: list[FlashReservation]) -> None:
+    if not rows:
+        return
+    now = timezone.now()
+    _insert(
+        "orders_flashreservation",
+        {
+            "reservation_id": ("varchar", [r.reservation_id for r in rows]),
+            "variant_id": ("bigint", [r.variant_id for r in rows]),
+            "buyer_id": ("bigint", [r.buyer_id for r in rows]),
+            "quantity": ("integer", [r.quantity for r in rows]),
+            "deal_id": ("bigint", [r.deal_id for r in rows]),
+            "status": ("varchar", [str(r.status) for r in rows]),
+            "reason": ("varchar", [r.reason for r in rows]),
+            "checkout_id": ("bigint", [r.checkout_id for r in rows]),
+            "reserved_at": ("timestamptz", [r.reserved_at for r in rows]),
+            "written_at": ("timestamptz", [now] * len(rows)),
+        },
+    )
+
+
+def drain(*, consumer: str, max_batches: int = 1000, block_ms: int = 0) -> int:
+    """Write what the stream holds now (bounded); returns how many reservations were handled."""
+    store.ensure_group()
+    handled = 0
+    for _ in range(max_batches):
+        entries = store.read_batch(
+            consumer=consumer,
+            count=settings.FLASH_WRITER_BATCH,
+            block_ms=block_ms,
+            reclaim_idle_ms=settings.FLASH_WRITER_RECLAIM_MS,
+        )
+        if not entries:
+            break
+        handled += len(write_batch(entries))
+    return handled
+
+
+def run(*, consumer: str, stop: threading.Event | None = None, block_ms: int = 200) -> None:
+    """The writer process's loop (`manage.py flash_writer`): write batches until `stop`."""
+    store.ensure_group()
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            entries = store.read_batch(
+                consumer=consumer,
+                count=settings.FLASH_WRITER_BATCH,
+                block_ms=block_ms,
+                reclaim_idle_ms=settings.FLASH_WRITER_RECLAIM_MS,
+            )
+            write_batch(entries)
+        except Exception:  # a lost connection: the entries stay pending, taken again later
+            logger.exception("flash writer batch failed")
+            stop.wait(1.0)
