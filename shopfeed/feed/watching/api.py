@@ -36,7 +36,7 @@ from .serializers import (
     WatchBatchSerializer,
 )
 
-app_name = "feed_api"
+app_name = "feed_watch_api"
 
 DEFAULT_PAGE = 10
 MAX_PAGE = 30

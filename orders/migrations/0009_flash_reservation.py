@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("orders", "0007_address_parts_by_country"),
+        ("orders", "0008_ledger_hot_accounts_and_nonnegative_wallets"),
         ("shops", "0005_variant_flash_sale"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
