@@ -162,9 +162,7 @@ def _session_user(session_key: str):
     session_hash = store.get(HASH_SESSION_KEY)
     if not session_hash:
         return None
-    hashes = [user.get_session_auth_hash()] + [
-        user._get_session_auth_hash(secret=secret) for secret in settings.SECRET_KEY_FALLBACKS
-    ]
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
     if not any(constant_time_compare(session_hash, h) for h in hashes):
         return None
     return user
