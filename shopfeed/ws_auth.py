@@ -185,6 +185,7 @@ class CredentialsMiddleware:
             if ticket is not None:
                 user = await ws_tickets.aredeem_ticket(ticket)
             else:
+                assert key is not None  # one of the two
                 user = await ws_identity.user_for("t", key)
             if user is None:
                 return await deny(

@@ -45,7 +45,7 @@ from django.contrib.auth import (
     user_logged_out,
 )
 from django.core.cache import caches
-from django.db import DEFAULT_DB_ALIAS, close_old_connections, transaction
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections, transaction
 from django.db.models import DEFERRED
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -162,9 +162,7 @@ def _session_user(session_key: str):
     session_hash = store.get(HASH_SESSION_KEY)
     if not session_hash:
         return None
-    hashes = [user.get_session_auth_hash()] + [
-        user._get_session_auth_hash(secret=secret) for secret in settings.SECRET_KEY_FALLBACKS
-    ]
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
     if not any(constant_time_compare(session_hash, h) for h in hashes):
         return None
     return user
@@ -215,7 +213,9 @@ def _resolve(kind: str, secret: str) -> str:
             )
         return summary
     finally:
-        close_old_connections()
+        # A worker thread of the default executor: give its connection back (to the pool, in
+        # the ASGI process), or it would stay open with the thread.
+        connections.close_all()
 
 
 # --- the event loop side -----------------------------------------------------------------------

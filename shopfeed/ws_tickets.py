@@ -74,10 +74,15 @@ async def aredeem_ticket(ticket: str):
         from django.contrib.auth import get_user_model
 
         def load():
-            user_id = redeem_ticket(ticket)
-            if user_id is None:
-                return None
-            return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+            from django.db import connections
+
+            try:
+                user_id = redeem_ticket(ticket)
+                if user_id is None:
+                    return None
+                return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+            finally:
+                connections.close_all()  # a pool thread: do not keep its connection open
 
         return await sync_to_async(load, thread_sensitive=False)()
     from shopfeed.throttling import async_redis
