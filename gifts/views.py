@@ -14,6 +14,8 @@ from . import selectors, services
 from .earnings import services as earnings
 from .forms import GiftingSettingsForm
 
+WALLET_PAGE_ROWS = 20
+
 
 @login_required
 def earnings_page(request):
@@ -71,6 +73,7 @@ def settings_page(request):
             "form": form,
             "profile": profile,
             "summary": selectors.wallet_summary(user),
+            "history": selectors.wallet_history(user)[:WALLET_PAGE_ROWS],
             "platform_cap": services.platform_daily_cap(),
         },
         status=status,

@@ -68,7 +68,7 @@ operations = st.tuples(
             st.tuples(st.just("convert")),
         ),
         min_size=8,
-        max_size=30,
+        max_size=20,
     ),
 ).map(lambda parts: [("credit", i, c) for i, c in enumerate(parts[0])] + parts[1])
 

@@ -84,3 +84,20 @@ def test_a_cap_above_the_platform_is_a_form_error_and_nothing_changes(client, se
     assert response.status_code == 400
     assert "from 1 to 10,000" in response.content.decode()
     assert services.gifting_profile(user).daily_coin_cap is None
+
+
+def test_the_settings_page_shows_my_wallet_history_in_constant_queries(
+    client, django_assert_max_num_queries
+):
+    user = AdultFactory()
+    host = AdultCreatorFactory()
+    rose = GiftFactory(coins=1)
+    give_coins(user, 50)
+    for i in range(12):
+        _send(user, host, rose, 1, f"h{i}")
+    client.force_login(user)
+    with django_assert_max_num_queries(12):
+        page = client.get(SETTINGS).content.decode()
+    assert page.count('<td class="amount">-1</td>') == 12
+    assert '<td class="amount">+50</td>' in page
+    assert 'data-figure="balance">38 coins' in page

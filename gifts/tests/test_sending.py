@@ -329,3 +329,57 @@ def test_many_senders_to_one_creator_never_wait_on_the_creators_account(host):
         holder.result()
     assert len(results) == 4
     assert wallet.diamonds_balance(host) == 5 * 5
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_same_send_resent_from_ten_connections_at_once_debits_once(sender, host, lion):
+    barrier = threading.Barrier(10)
+
+    def resend(_):
+        try:
+            barrier.wait()
+            return send_gift(sender=sender, host=host, gift=lion, count=1, client_token="dup").pk
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        ids = set(pool.map(resend, range(10)))
+    assert len(ids) == 1
+    assert GiftSend.objects.count() == 1
+    assert wallet.wallet_balance(sender) == 700
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_folding_while_senders_send_loses_no_diamond(host):
+    gift = GiftFactory(coins=2)
+    senders = [AdultFactory() for _ in range(8)]
+    for s in senders:
+        give_coins(s, 20)
+    stop = threading.Event()
+
+    def send_all(s):
+        try:
+            for i in range(10):
+                send_gift(sender=s, host=host, gift=gift, count=1, client_token=f"f{i}")
+        finally:
+            connection.close()
+
+    def fold_until_stopped():
+        try:
+            while not stop.is_set():
+                ledger.fold_deferred_balances(batch=7)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=9) as pool:
+        folder = pool.submit(fold_until_stopped)
+        list(pool.map(send_all, senders))
+        stop.set()
+        folder.result()
+    ledger.fold_deferred_balances()
+    diamonds = wallet.diamonds_account(host)
+    diamonds.refresh_from_db()
+    assert diamonds.balance_amount == ledger.balance(diamonds) == 8 * 10 * 1
+    assert all(wallet.wallet_balance(s) == 0 for s in senders)

@@ -21,6 +21,21 @@ CREATE CONSTRAINT TRIGGER orders_ledgerentry_balanced
 """
 
 
+def fold_everything(apps, schema_editor):
+    """Going back: put every unfolded entry into its account's cached balance first, since
+    the older code reads only the cached balance."""
+    from django.db.models import F, Sum
+
+    entry = apps.get_model("orders", "LedgerEntry")
+    account = apps.get_model("orders", "LedgerAccount")
+    pending = entry.objects.filter(folded=False).values("account_id").annotate(total=Sum("amount"))
+    for row in pending:
+        account.objects.filter(pk=row["account_id"]).update(
+            balance_amount=F("balance_amount") + row["total"]
+        )
+    entry.objects.filter(folded=False).update(folded=True)
+
+
 def narrow_trigger(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(NARROW_TRIGGER, params=None)
@@ -52,6 +67,7 @@ class Migration(migrations.Migration):
             name="folded",
             field=models.BooleanField(default=True),
         ),
+        migrations.RunPython(migrations.RunPython.noop, fold_everything),
         migrations.AlterField(
             model_name="ledgeraccount",
             name="kind",

@@ -72,16 +72,21 @@ def pages(world):
         "/", "/search/?q=linen", "/@mia/", "/@mia/products/linen-shirt/", "/accounts/login/",
         "/accounts/signup/", "/live/", f"/live/{session.pk}/", "/api/docs/",
     ]  # fmt: skip
-    shopper = ["/@mia/products/linen-shirt/", "/cart/", "/orders/", f"/live/{session.pk}/"]
+    shopper = [
+        "/@mia/products/linen-shirt/", "/cart/", "/orders/", f"/live/{session.pk}/",
+        "/gifts/settings/",
+    ]  # fmt: skip
     creator = [
         "/dashboard/", "/dashboard/products/", "/dashboard/products/new/",
         f"/dashboard/products/{product.pk}/", "/dashboard/tab/", "/dashboard/import/",
         "/dashboard/orders/", "/dashboard/payouts/", "/live/studio/", "/live/studio/new/",
-        f"/live/studio/{session.pk}/", f"/live/{session.pk}/",
+        f"/live/studio/{session.pk}/", f"/live/{session.pk}/", "/dashboard/gifts/",
     ]  # fmt: skip
     staff = [
         "/admin/", "/admin/orders/order/", "/admin/shops/product/",
         f"/admin/shops/product/{product.pk}/change/", "/admin/live/livesession/",
+        "/admin/gifts/gift/", "/admin/gifts/gift/add/", "/admin/gifts/coinwallet/",
+        "/admin/gifts/giftingprofile/",
     ]  # fmt: skip
     return [(None, anonymous), ("shopper", shopper), ("creator", creator), ("staff", staff)]
 
