@@ -73,7 +73,8 @@ def sold_currencies() -> list[str]:
 
 
 def clean_currency(currency: str | None) -> str:
-    currency = (currency or settings.DEFAULT_CURRENCY).upper()
+    """None means the site's currency; anything else must be one coins are sold in."""
+    currency = settings.DEFAULT_CURRENCY if currency is None else str(currency).upper()
     if currency not in settings.GIFTS_COIN_VALUE_PER_100:
         raise CurrencyNotSold(f"Coins are sold in {', '.join(sold_currencies())}.")
     return currency
