@@ -302,3 +302,23 @@ def test_a_card_saved_while_buying_coins_makes_the_next_top_up_one_tap(
     client.force_login(other)
     response = client.post(f"/coins/purchases/{purchase.pk}/pay/save-card/", {"save": "1"})
     assert response.status_code == 404
+
+
+@pytest.mark.postgres
+def test_a_declined_card_leaves_the_purchase_payable_with_another_card(
+    localstripe, buyer_client, client, buyer, pack
+):
+    buyer_client.post("/coins/buy/", {"pack": pack.pk})
+    purchase = CoinPurchase.objects.get()
+    url = f"/coins/purchases/{purchase.pk}/pay/local-confirm/"
+
+    declined = buyer_client.post(url, {"payment_method": card_payment_method("4000000000000341")})
+    assert declined.status_code == 402
+    assert wallet.wallet_balance(buyer) == 0
+
+    accepted = buyer_client.post(url, {"payment_method": card_payment_method()})
+    assert accepted.json() == {"status": "succeeded"}
+    purchase.refresh_from_db()
+    deliver(client, succeeded_payload(purchase))
+    assert wallet.wallet_balance(buyer) == 350
+    assert CoinPurchase.objects.get().status == CoinPurchase.Status.PAID
