@@ -34,9 +34,9 @@ class AutoSchema(openapi.AutoSchema):
             errors["404"] = ErrorSerializer
         if self.method not in SAFE_METHODS:
             errors.update({code: ErrorSerializer for code in ("403", "404", "409", "413", "415")})
-        elif any(isinstance(p, IsAuthenticated) for p in self.view.get_permissions()):
-            # Signed-in only even to read: without credentials DRF answers 403 (session
-            # authentication comes first and sends no WWW-Authenticate challenge).
+        elif any(issubclass(p, IsAuthenticated) for p in self.view.permission_classes):
+            # A read for signed-in users only: without credentials DRF answers 403 (session
+            # authentication, first in line, sends no WWW-Authenticate challenge).
             errors["403"] = ErrorSerializer
         return errors
 
