@@ -380,3 +380,18 @@ def test_a_buyer_may_leave_only_so_many_purchases_unpaid(localstripe, buyer, pac
         coins.start_purchase(buyer=buyer, pack=pack.pk)
     assert refused.value.status_code == 429
     assert CoinPurchase.objects.count() == 2
+
+
+def test_the_payment_sweep_settles_a_purchase_whose_webhook_never_came_within_seconds(
+    localstripe, buyer, pack, settings
+):
+    purchase = coins.start_purchase(buyer=buyer, pack=pack.pk)
+    pay(purchase.payment_intent_id)  # localstripe records payment_intent.succeeded
+    soon = timezone.now() + timedelta(seconds=settings.PAYMENT_SWEEP_AFTER_SECONDS + 2)
+
+    reconcile.sweep_payments(now=soon)
+    reconcile.sweep_payments(now=soon)
+
+    assert CoinPurchase.objects.get().status == CoinPurchase.Status.PAID
+    assert wallet.wallet_balance(buyer) == 350
+    assert StripeEvent.objects.filter(type="payment_intent.succeeded").count() == 1
