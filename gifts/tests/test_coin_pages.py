@@ -145,7 +145,7 @@ def test_bad_input_rerenders_the_page_with_the_error_and_buys_nothing(
 def test_buying_needs_a_signed_in_user(client, pack):
     response = client.post("/coins/buy/", {"pack": pack.pk})
     assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/")
+    assert response["Location"] == "/accounts/login/?next=/coins/"
     assert not CoinPurchase.objects.exists()
 
 
