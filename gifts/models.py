@@ -21,6 +21,10 @@ from shopfeed.images import UploadedImageField
 
 from .assets import validate_animation
 
+# Coin packs, purchases, refunds and disputes live in their use case's package (gifts.coins);
+# imported here so Django registers them with the gifts app.
+from .coins.models import CoinDispute, CoinPack, CoinPackPrice, CoinPurchase, CoinRefund  # noqa: F401
+
 GIFT_MIN_COINS = 1
 GIFT_MAX_COINS = 50_000
 SEND_MAX_COUNT = 99
@@ -240,27 +244,3 @@ class CoinWallet(LedgerAccount):
         proxy = True
         verbose_name = "coin wallet"
 
-
-# Coin packs, purchases, refunds and disputes live in their use case's package (gifts.coins);
-# imported here so Django registers them with the gifts app.
-from .coins.models import (  # noqa: E402
-    CoinDispute,
-    CoinPack,
-    CoinPackPrice,
-    CoinPurchase,
-    CoinRefund,
-)
-
-__all__ = [
-    "CoinDispute",
-    "CoinPack",
-    "CoinPackPrice",
-    "CoinPurchase",
-    "CoinRefund",
-    "CoinWallet",
-    "DiamondConversion",
-    "Gift",
-    "GiftSend",
-    "GiftingEvent",
-    "GiftingProfile",
-]

@@ -7,10 +7,10 @@ from shopfeed.api import WebSocketTicketView
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="token"),
+    path("", include("gifts.coins.api")),
     path("live/ws-ticket/", WebSocketTicketView.as_view(), name="live-ws-ticket"),
     path("", include("shops.api")),
     path("", include("gifts.api")),
-    path("", include("gifts.coins.api")),
     path("", include("shopfeed.feed.api")),
     path("", include("shopfeed.feed.watching.api")),
 ]

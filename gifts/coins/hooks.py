@@ -13,4 +13,6 @@ def register() -> None:
     events.register_event_handler("charge.dispute.closed", services.dispute_updated)
     for event_type in ("charge.refunded", "refund.updated", "refund.failed"):
         events.register_event_handler(event_type, services.record_refund_event)
-    reconcile.register_reconciler(services.reconcile_purchases)
+    reconcile.register_reconciler(
+        services.reconcile_purchases, sweeper=services.sweep_missed_payments
+    )

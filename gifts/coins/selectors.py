@@ -87,6 +87,27 @@ def with_refundable(purchases: list[CoinPurchase], *, user, now: datetime | None
     return purchases
 
 
+ACTIVITY_LABELS = {
+    "coin_purchase": "Bought",
+    "gift_send": "Gift sent",
+    "coin_refund": "Refunded",
+    "coin_dispute": "Taken back (card dispute)",
+    "coin_adjustment": "Adjusted by support",
+}
+
+
+def wallet_activity(user, *, limit: int = 20) -> list[dict]:
+    """The wallet's latest movements, newest first, with a label a person reads (one query)."""
+    return [
+        {
+            "at": entry.transaction.created_at,
+            "coins": entry.amount,
+            "label": ACTIVITY_LABELS.get(entry.transaction.kind, "Other"),
+        }
+        for entry in wallet.wallet_history(user)[:limit]
+    ]
+
+
 def coins_page(user, *, currency: str, limit: int = 50) -> dict:
     """Everything the Coins page shows, in a fixed number of queries."""
     context: dict = {
@@ -99,6 +120,7 @@ def coins_page(user, *, currency: str, limit: int = 50) -> dict:
         context["balance"] = balance
         context["balance_value"] = wallet.coins_value(balance, currency)[0]
         context["purchases"] = with_refundable(list(purchases_of(user)[:limit]), user=user)
+        context["activity"] = wallet_activity(user)
     return context
 
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -49,10 +50,17 @@ class BuyRequestSerializer(serializers.Serializer):
     coins = serializers.IntegerField(
         required=False,
         min_value=1,
-        max_value=MAX_INT,
-        help_text="Exactly this many coins (e.g. what a gift lacks); or `pack`.",
+        max_value=settings.GIFTS_COIN_PURCHASE_MAX_COINS,
+        help_text=(
+            "Exactly this many coins (e.g. what a gift lacks); or `pack`. At least what one "
+            "card payment's minimum buys (see `exact.min_coins` in the packs)."
+        ),
     )
-    currency = serializers.CharField(required=False, max_length=3, help_text="Default: the site's.")
+    currency = serializers.ChoiceField(
+        required=False,
+        choices=sorted(settings.GIFTS_COIN_VALUE_PER_100),
+        help_text="Default: the site's.",
+    )
     saved_card = serializers.IntegerField(
         required=False,
         min_value=1,
@@ -98,7 +106,7 @@ class CoinPurchaseSerializer(serializers.ModelSerializer):
     def get_refundable_coins(self, purchase) -> int:
         return getattr(purchase, "refundable_coins", 0)
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_refund_until(self, purchase):
         until = getattr(purchase, "refund_until", None)
         return until.isoformat() if until else None
@@ -108,7 +116,9 @@ class StartedPurchaseSerializer(CoinPurchaseSerializer):
     client_secret = serializers.CharField(
         help_text="Confirm the payment with Stripe.js using this; empty once paid."
     )
-    payment_intent_id = serializers.CharField()
+    payment_intent_id = serializers.CharField(
+        allow_null=True, help_text="Null while Stripe has not answered yet."
+    )
 
     class Meta(CoinPurchaseSerializer.Meta):
         fields = [*CoinPurchaseSerializer.Meta.fields, "client_secret", "payment_intent_id"]

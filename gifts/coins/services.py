@@ -39,6 +39,7 @@ from orders.cards import services as cards
 from orders.errors import CardDeclined, PaymentError
 from orders.ledger import services as ledger
 from orders.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from orders.payments.events import catch_up_events
 from shopfeed.errors import NotAllowed, NotFound, ShopFeedError
 
 from .. import services as gifting
@@ -73,7 +74,8 @@ def sold_currencies() -> list[str]:
 
 
 def clean_currency(currency: str | None) -> str:
-    currency = (currency or settings.DEFAULT_CURRENCY).upper()
+    """None means the site's currency; anything else must be one coins are sold in."""
+    currency = settings.DEFAULT_CURRENCY if currency is None else str(currency).upper()
     if currency not in settings.GIFTS_COIN_VALUE_PER_100:
         raise CurrencyNotSold(f"Coins are sold in {', '.join(sold_currencies())}.")
     return currency
@@ -831,6 +833,43 @@ def _names_a_purchase(pi: dict) -> bool:
     if (pi.get("metadata") or {}).get("coin_purchase_id"):
         return True
     return CoinPurchase.objects.filter(payment_intent_id=pi.get("id")).exists()
+
+
+# Stripe's clock and ours may differ a little: events are looked for this much earlier.
+_CLOCK_SKEW = timedelta(minutes=1)
+
+
+def sweep_missed_payments(now: datetime) -> int:
+    """Within seconds, settle purchases Stripe reported paid by a webhook that never reached
+    us (one list call, and only while purchases wait unpaid). Returns events processed."""
+    due = now - timedelta(seconds=settings.PAYMENT_SWEEP_AFTER_SECONDS)
+    pending = list(
+        CoinPurchase.objects.filter(
+            status=CoinPurchase.Status.PENDING,
+            payment_intent_id__isnull=False,
+            created_at__lte=due,
+            created_at__gte=now - timedelta(minutes=settings.GIFTS_COIN_PURCHASE_EXPIRY_MINUTES),
+        )
+        .order_by("created_at")
+        .values_list("pk", "payment_intent_id", "created_at")[:5000]
+    )
+    if not pending:
+        return 0  # nothing could have been paid: no call to Stripe
+    intents = {pi_id for _, pi_id, _ in pending}
+    ids = {str(pk) for pk, _, _ in pending}
+    fetched = gateway.list_events(
+        type="payment_intent.succeeded",
+        created_from=int((pending[0][2] - _CLOCK_SKEW).timestamp()),
+        created_to=int(due.timestamp()),
+    )
+
+    def ours(event: dict) -> bool:
+        pi = event.get("data", {}).get("object") or {}
+        return pi.get("id") in intents or (
+            str((pi.get("metadata") or {}).get("coin_purchase_id", "")) in ids
+        )
+
+    return catch_up_events(fetched=[e for e in fetched if ours(e)])
 
 
 def reconcile_purchases(now: datetime, *, limit: int = 200) -> int:

@@ -6,8 +6,10 @@ gifts.coins.services; these views parse, call them and render."""
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from orders import gateway
@@ -55,9 +57,11 @@ def coins_page(request):
     return _render_page(request)
 
 
-@login_required
 @require_POST
 def buy(request):
+    if not request.user.is_authenticated:
+        # Back to the Coins page after logging in (this address takes only POSTs).
+        return redirect_to_login(reverse("coins:page"))
     form = BuyCoinsForm(request.POST)
     if not form.is_valid():
         return _render_page(request, form=form, error="Check what you are buying.", status=400)

@@ -9,6 +9,7 @@ from gifts import wallet
 from gifts.coins.models import CoinPurchase
 from orders.tests.conftest import stripe_env, stripe_webhooks_to, worker  # noqa: F401 - fixtures
 from shopfeed.accounts.tests.factories import UserFactory
+from shopfeed.testing import csp_violations, watch_csp
 
 from .coin_factories import make_pack
 
@@ -38,6 +39,7 @@ def test_a_viewer_buys_a_pack_with_a_test_card_and_sees_the_coins(
     page.set_default_timeout(15_000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    seen = watch_csp(page)
     page.goto(f"{base}/accounts/login/")
     page.fill("#id_username", "sam")
     page.fill("#id_password", "pw-Secret-123")
@@ -51,6 +53,7 @@ def test_a_viewer_buys_a_pack_with_a_test_card_and_sees_the_coins(
     page.screenshot(path=str(tmp_path / "coins-phone.png"), full_page=True)
     pack.locator("text=Buy for $4.49").click()
     page.wait_for_url(f"{base}/coins/purchases/*/pay/")
+    assert csp_violations(page, seen) == []
 
     card = page.locator("#card-element")
     card.locator("input[placeholder=number]").fill("4242424242424242")
@@ -72,4 +75,5 @@ def test_a_viewer_buys_a_pack_with_a_test_card_and_sees_the_coins(
     assert page.inner_text("#coin-balance") == "350"
     assert "Refund 350 unused coins" in page.inner_text(".coin-purchases")
     assert errors == []
+    assert csp_violations(page, seen) == []
     ctx.close()

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from gifts import wallet
+from gifts.coins import services as coins_services
 from gifts.coins.models import CoinDispute, CoinPack, CoinPurchase, CoinRefund
 from gifts.models import GiftingProfile
 from orders.models import SavedCard
@@ -70,8 +71,8 @@ def test_the_page_reads_in_constant_queries(
 
 
 # session, user, packs, wallet, purchases, refunds, wallet row, credits, their purchases,
-# saved card, the session's save
-PAGE_QUERIES = 12
+# saved card, wallet activity, the session's save
+PAGE_QUERIES = 13
 
 
 @pytest.mark.postgres
@@ -144,7 +145,7 @@ def test_bad_input_rerenders_the_page_with_the_error_and_buys_nothing(
 def test_buying_needs_a_signed_in_user(client, pack):
     response = client.post("/coins/buy/", {"pack": pack.pk})
     assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/")
+    assert response["Location"] == "/accounts/login/?next=/coins/"
     assert not CoinPurchase.objects.exists()
 
 
@@ -302,3 +303,46 @@ def test_a_card_saved_while_buying_coins_makes_the_next_top_up_one_tap(
     client.force_login(other)
     response = client.post(f"/coins/purchases/{purchase.pk}/pay/save-card/", {"save": "1"})
     assert response.status_code == 404
+
+
+@pytest.mark.postgres
+def test_a_declined_card_leaves_the_purchase_payable_with_another_card(
+    localstripe, buyer_client, client, buyer, pack
+):
+    buyer_client.post("/coins/buy/", {"pack": pack.pk})
+    purchase = CoinPurchase.objects.get()
+    url = f"/coins/purchases/{purchase.pk}/pay/local-confirm/"
+
+    declined = buyer_client.post(url, {"payment_method": card_payment_method("4000000000000341")})
+    assert declined.status_code == 402
+    assert wallet.wallet_balance(buyer) == 0
+
+    accepted = buyer_client.post(url, {"payment_method": card_payment_method()})
+    assert accepted.json() == {"status": "succeeded"}
+    purchase.refresh_from_db()
+    deliver(client, succeeded_payload(purchase))
+    assert wallet.wallet_balance(buyer) == 350
+    assert CoinPurchase.objects.get().status == CoinPurchase.Status.PAID
+
+
+@pytest.mark.postgres
+def test_the_page_lists_the_wallets_activity(localstripe, client, buyer, pack):
+    from gifts.sending.services import send_gift
+
+    from .factories import AdultCreatorFactory, GiftFactory
+
+    purchase = paid_purchase(client, buyer=buyer, pack=pack.pk)
+    buyer.birth_date = timezone.localdate().replace(year=1990)
+    buyer.save(update_fields=["birth_date"])
+    gift = GiftFactory(coins=30)
+    send_gift(sender=buyer, host=AdultCreatorFactory(), gift=gift, count=1, client_token="a1")
+    with as_if_committed():
+        coins_services.refund_unused_coins(purchase=purchase, by=buyer)
+    client.force_login(buyer)
+
+    activity = client.get("/coins/").content.decode().split("Wallet activity")[1]
+
+    assert activity.index("Refunded") < activity.index("Gift sent") < activity.index("Bought")
+    assert ">-320<" in activity
+    assert ">-30<" in activity
+    assert ">+350<" in activity

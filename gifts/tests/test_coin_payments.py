@@ -356,3 +356,42 @@ def test_a_won_dispute_puts_the_money_back_on_the_books(localstripe, client, buy
     )
     assert sorted(reinstated.entries.values_list("amount", flat=True)) == [-449, 449]
     assert_books_balance()
+
+
+def test_a_frozen_buyer_cannot_buy_coins_either(buyer, pack):
+    from gifts import services as gifting
+    from gifts.coins.errors import CoinBuyingFrozen
+
+    gifting.freeze_gifting(user=buyer, reason="Card dispute", by=None)
+
+    with pytest.raises(CoinBuyingFrozen):
+        coins.start_purchase(buyer=buyer, pack=pack.pk)
+    assert not CoinPurchase.objects.exists()
+
+
+def test_a_buyer_may_leave_only_so_many_purchases_unpaid(localstripe, buyer, pack, settings):
+    from gifts.coins.errors import TooManyPendingPurchases
+
+    settings.GIFTS_COIN_PENDING_LIMIT = 2
+    coins.start_purchase(buyer=buyer, pack=pack.pk)
+    coins.start_purchase(buyer=buyer, coins=100)
+
+    with pytest.raises(TooManyPendingPurchases) as refused:
+        coins.start_purchase(buyer=buyer, pack=pack.pk)
+    assert refused.value.status_code == 429
+    assert CoinPurchase.objects.count() == 2
+
+
+def test_the_payment_sweep_settles_a_purchase_whose_webhook_never_came_within_seconds(
+    localstripe, buyer, pack, settings
+):
+    purchase = coins.start_purchase(buyer=buyer, pack=pack.pk)
+    pay(purchase.payment_intent_id)  # localstripe records payment_intent.succeeded
+    soon = timezone.now() + timedelta(seconds=settings.PAYMENT_SWEEP_AFTER_SECONDS + 2)
+
+    reconcile.sweep_payments(now=soon)
+    reconcile.sweep_payments(now=soon)
+
+    assert CoinPurchase.objects.get().status == CoinPurchase.Status.PAID
+    assert wallet.wallet_balance(buyer) == 350
+    assert StripeEvent.objects.filter(type="payment_intent.succeeded").count() == 1

@@ -27,19 +27,29 @@ Reconciler = Callable[[datetime], int]
 _reconcilers: list[Reconciler] = []
 
 
-def register_reconciler(reconciler: Reconciler) -> None:
+# Their counterparts run by the payment sweep (every few seconds): cheap questions only.
+_sweepers: list[Reconciler] = []
+
+
+def register_reconciler(reconciler: Reconciler, *, sweeper: Reconciler | None = None) -> None:
     if reconciler not in _reconcilers:
         _reconcilers.append(reconciler)
+    if sweeper is not None and sweeper not in _sweepers:
+        _sweepers.append(sweeper)
 
 
-def _run_registered_reconcilers(now: datetime) -> int:
+def _run_registered(found: list[Reconciler], now: datetime) -> int:
     settled = 0
-    for reconciler in _reconcilers:
+    for reconciler in found:
         try:
             settled += reconciler(now)
         except Exception:  # one app's failure must not stop the checkouts' reconciliation
             logger.exception("reconciler %s failed; will retry", reconciler)
     return settled
+
+
+def _run_registered_reconcilers(now: datetime) -> int:
+    return _run_registered(_reconcilers, now)
 
 
 def expire_checkout(*, checkout_id: int, now: datetime | None = None) -> bool:
@@ -159,6 +169,7 @@ def sweep_payments(*, now: datetime | None = None) -> int:
         processed += _catch_up_missed_payments(due=due)
     except PaymentError:
         logger.exception("could not ask Stripe for missed payment events; will retry")
+    processed += _run_registered(_sweepers, now)
     return processed
 
 

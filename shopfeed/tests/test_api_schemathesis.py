@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
@@ -36,7 +37,7 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
 @pytest.fixture
-def api(transactional_db, tmp_path):
+def api(transactional_db, tmp_path, localstripe):
     if connection.vendor != "postgresql":
         pytest.skip("the server shares the test database only on PostgreSQL")
     CategoryFactory(slug="apparel", name="Apparel")
@@ -55,6 +56,9 @@ def api(transactional_db, tmp_path):
         REDIS_URL="",
         CELERY_TASK_ALWAYS_EAGER="true",
         LOG_LEVEL="ERROR",
+        # Buying coins makes a PaymentIntent: the server talks to the session's localstripe.
+        STRIPE_API_BASE=localstripe,
+        STRIPE_SECRET_KEY=settings.STRIPE_SECRET_KEY,
     )
     args = [
         sys.executable, "-m", "gunicorn", "shopfeed.wsgi", "--bind", f"127.0.0.1:{port}",
