@@ -3,14 +3,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ..serializers import MoneySerializer
 from .models import CoinPurchase, CoinRefund
 
 MAX_INT = 2_147_483_647
-
-
-class MoneySerializer(serializers.Serializer):
-    amount = serializers.IntegerField(help_text="Minor units (cents).")
-    currency = serializers.CharField()
 
 
 class PackOfferSerializer(serializers.Serializer):
