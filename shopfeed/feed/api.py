@@ -31,6 +31,7 @@ from shopfeed.errors import NotAllowed, NotFound, ShopFeedError
 from shopfeed.middleware import has_nul
 from shopfeed.pagination import Pagination
 from shopfeed.parsers import JSONParser, SafeParser
+from shopfeed.schema import ErrorSerializer
 
 from . import moderation, posting, selectors, uploads
 from .models import Video
@@ -202,7 +203,7 @@ class UploadDetailView(TusView):
     @extend_schema(
         operation_id="feed_upload_retrieve",
         summary="How far an upload got (tus HEAD answers the same in headers)",
-        responses={200: UploadStateSerializer},
+        responses={200: UploadStateSerializer, 403: ErrorSerializer},
     )
     def get(self, request, upload_id):
         upload = uploads.get_upload(upload_id=upload_id, user=request.user)
@@ -258,7 +259,10 @@ class UploadDetailView(TusView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema(summary="My videos, newest first, in every state (processing, failed, hidden)")
+@extend_schema(
+    summary="My videos, newest first, in every state (processing, failed, hidden)",
+    responses={200: VideoSerializer(many=True), 403: ErrorSerializer},
+)
 class MyVideosView(generics.ListAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = VideoSerializer
