@@ -136,7 +136,8 @@ class TusView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if request.method not in ("OPTIONS", "GET", "HEAD"):
+        # Only for the protocol's own writes (another method is a 405, as anywhere).
+        if request.method in ("POST", "PATCH", "DELETE") and hasattr(self, request.method.lower()):
             version = request.headers.get("Tus-Resumable")
             if version != TUS_VERSION:
                 raise TusError(
@@ -164,7 +165,11 @@ class UploadCreateView(TusView):
         parameters=[
             TUS_RESUMABLE_HEADER,
             OpenApiParameter(
-                "Upload-Length", OpenApiTypes.INT, OpenApiParameter.HEADER, required=True
+                "Upload-Length",
+                {"type": "integer", "minimum": 1, "maximum": settings.VIDEO_UPLOAD_MAX_BYTES},
+                OpenApiParameter.HEADER,
+                required=True,
+                description="The file's size in bytes (at most VIDEO_UPLOAD_MAX_BYTES).",
             ),
             OpenApiParameter("Upload-Metadata", OpenApiTypes.STR, OpenApiParameter.HEADER),
         ],
@@ -216,7 +221,10 @@ class UploadDetailView(TusView):
         parameters=[
             TUS_RESUMABLE_HEADER,
             OpenApiParameter(
-                "Upload-Offset", OpenApiTypes.INT, OpenApiParameter.HEADER, required=True
+                "Upload-Offset",
+                {"type": "integer", "minimum": 0, "maximum": settings.VIDEO_UPLOAD_MAX_BYTES},
+                OpenApiParameter.HEADER,
+                required=True,
             ),
         ],
         responses={

@@ -240,3 +240,8 @@ def test_metadata_that_is_not_base64_is_refused(creator_client):
     )  # fmt: skip
     assert response.status_code == 400
     assert response.json()["code"] == "bad_metadata"
+
+
+def test_a_method_tus_does_not_use_is_a_405(creator_client, good_clip):
+    created = tus_create(creator_client, len(good_clip))
+    assert creator_client.put(created["Location"]).status_code == 405
