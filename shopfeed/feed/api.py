@@ -241,12 +241,21 @@ class UploadDetailView(TusView):
         offset = _int_header(request, "Upload-Offset") or 0
         content_length = _int_header(request, "Content-Length", required=False) or 0
         stream = request.stream
+
+        def read(n: int) -> bytes:
+            if stream is None:
+                return b""
+            try:
+                return stream.read(n)
+            except OSError:  # the client went away mid-chunk; what arrived is kept
+                raise uploads.UploadInterrupted() from None
+
         result = uploads.write_chunk(
             upload_id=upload_id,
             user=request.user,
             offset=offset,
             content_length=content_length,
-            read=stream.read if stream is not None else (lambda n: b""),
+            read=read,
         )
         response = Response(status=status.HTTP_204_NO_CONTENT)
         response["Upload-Offset"] = str(result.offset)

@@ -52,6 +52,13 @@ class UploadBusy(ShopFeedError):
     status_code = 423
 
 
+class UploadInterrupted(ShopFeedError):
+    """The connection dropped in the middle of the chunk; ask how far it got (HEAD) and go on
+    from there."""
+
+    code = "upload_interrupted"
+
+
 class OffsetMismatch(Conflict):
     code = "offset_mismatch"
 
