@@ -164,9 +164,12 @@ def test_a_worker_killed_mid_transcode_leaves_the_video_retryable_and_a_retry_pu
     assert dirs == [video.hls_master.split("/")[2]]
 
 
-def test_seed_videos_posts_processed_demo_videos_once(shop, django_capture_on_commit_callbacks):
+def test_seed_videos_posts_processed_demo_videos_once(
+    shop, settings, django_capture_on_commit_callbacks
+):
     from django.core.management import call_command
 
+    settings.VIDEO_X264_PRESET = "ultrafast"  # the encode is not under test here
     from shopfeed.accounts.models import User
 
     User.objects.filter(pk=shop.owner.pk).update(handle="leo")
