@@ -121,6 +121,8 @@ def slow_worker(_slow_worker_env, celery_worker):
 def test_a_worker_killed_mid_transcode_leaves_the_video_retryable_and_a_retry_publishes_it(
     slow_worker, creator_client, monkeypatch, redis_url, tmp_path
 ):
+    """About 20 s on a quiet machine, and it needs them: two worker processes start, one
+    encodes slowly enough to be killed mid-way, and a 3 s lease must run out."""
     from shopfeed.celery import app
     from shopfeed.feed.tasks import sweep_videos_task
 
