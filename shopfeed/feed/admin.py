@@ -154,7 +154,17 @@ class HashtagAdmin(admin.ModelAdmin):
 
 @admin.register(VideoUpload)
 class VideoUploadAdmin(admin.ModelAdmin):
+    """Uploads in progress, to look at: they end by finishing, cancelling or expiring (the
+    sweep removes their spooled bytes too), never by an admin delete that would leave those."""
+
     list_display = ("id", "creator", "offset", "length", "created_at", "expires_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
     readonly_fields = ("creator", "length", "offset", "details", "filename", "writing_until",
                        "expires_at")  # fmt: skip
 

@@ -52,6 +52,13 @@ class UploadBusy(ShopFeedError):
     status_code = 423
 
 
+class UploadInterrupted(ShopFeedError):
+    """The connection dropped in the middle of the chunk; ask how far it got (HEAD) and go on
+    from there."""
+
+    code = "upload_interrupted"
+
+
 class OffsetMismatch(Conflict):
     code = "offset_mismatch"
 
@@ -191,41 +198,56 @@ def cancel_upload(*, upload_id, user) -> None:
 
 
 def _finish(upload: VideoUpload) -> Video:
-    """The whole file is here: judge it by its content, then keep it as a new Video (status
-    uploaded) and queue its processing. A refused file leaves nothing: no bytes, no rows."""
-    path = spool_path(upload.pk)
+    """The whole file is here: judge it, keep it as a Video, or refuse it and keep nothing."""
     try:
-        info = media.probe(path)
-        details = recheck_details(creator=upload.creator, details=upload.details)
+        video = accept_video_file(
+            creator=upload.creator,
+            path=spool_path(upload.pk),
+            details=upload.details,
+            name=str(upload.pk),
+            upload=upload,
+        )
     except ShopFeedError:
         discard_upload(upload)
         raise
+    spool_path(upload.pk).unlink(missing_ok=True)
+    return video
+
+
+def accept_video_file(
+    *, creator, path: Path, details: dict, name: str, upload: VideoUpload | None = None
+) -> Video:
+    """Judge the file at `path` by its content, then keep it as a new Video (status uploaded)
+    with these details and queue its processing. A refused file raises InvalidVideo (or the
+    details' error) and nothing is stored."""
+    info = media.probe(path)
+    checked = recheck_details(creator=creator, details=details)
     ext = "webm" if info.container in ("matroska", "webm") else "mp4"
     with open(path, "rb") as fh:
-        stored = default_storage.save(f"videos/sources/{upload.pk}.{ext}", File(fh))
+        stored = default_storage.save(f"videos/sources/{name}.{ext}", File(fh))
     try:
         with transaction.atomic():
             video = Video.objects.create(
-                creator=upload.creator,
-                caption=details.caption,
-                visibility=details.visibility,
-                publish_at=details.publish_at or timezone.now(),
-                cover_offset_ms=min(details.cover_offset_ms, info.duration_ms),
+                creator=creator,
+                caption=checked.caption,
+                visibility=checked.visibility,
+                publish_at=checked.publish_at or timezone.now(),
+                cover_offset_ms=min(checked.cover_offset_ms, info.duration_ms),
                 source_file=stored,
                 duration_ms=info.duration_ms,
                 width=info.width,
                 height=info.height,
                 size_bytes=info.size_bytes,
             )
-            attach_details(video=video, details=details)
-            VideoUpload.objects.filter(pk=upload.pk).delete()
+            attach_details(video=video, details=checked)
+            if upload is not None:
+                VideoUpload.objects.filter(pk=upload.pk).delete()
             from .tasks import process_video_task
 
             transaction.on_commit(lambda: process_video_task.delay(video.pk))
     except BaseException:
         delete_stored([stored])
         raise
-    path.unlink(missing_ok=True)
     return video
 
 

@@ -6,6 +6,7 @@ cannot). The server is gunicorn, as production serves HTTP, on the test database
 run in-process and it has no Redis, so every write stays in the test database and tmp media.
 """
 
+import os
 import subprocess
 import sys
 import time
@@ -34,6 +35,7 @@ MAX_EXAMPLES = 20
 SEED = 20260101
 TIMEOUT_SECONDS = 300  # a hung run fails instead of holding CI
 CONFIG = Path(__file__).with_name("schemathesis.toml")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -87,8 +89,14 @@ def run_schemathesis(base_url: str, tmp_path, *extra: str) -> tuple[int, str, fl
         *extra,
     ]  # fmt: skip
     started = time.monotonic()
+    # The hooks module teaches it the media types it does not know (tus chunks).
+    env = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "shopfeed.tests.schemathesis_hooks",
+        "PYTHONPATH": str(ROOT),
+    }
     proc = subprocess.run(
-        args, cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT_SECONDS
+        args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS
     )
     return proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started
 

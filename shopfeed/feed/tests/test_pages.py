@@ -288,3 +288,12 @@ def test_renditions_are_served_as_video_and_originals_not_at_all(client, setting
     assert client.get(f"/media/{segment}")["Content-Type"] == "video/mp2t"
     assert client.get(f"/media/{source}").status_code == 404
     assert client.get("/media/videos/7/../sources/0a1b.mp4").status_code == 404
+
+
+def test_admin_video_and_upload_pages_open(admin_client, creator):
+    video = VideoFactory(creator=creator)
+    VideoReportFactory(video=video)
+    assert admin_client.get(f"/admin/feed/video/{video.pk}/change/").status_code == 200
+    assert admin_client.get("/admin/feed/video/?reported=open").status_code == 200
+    assert admin_client.get("/admin/feed/videoupload/").status_code == 200
+    assert admin_client.get("/admin/feed/videoreport/").status_code == 200

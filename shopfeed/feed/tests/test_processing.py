@@ -121,6 +121,8 @@ def slow_worker(_slow_worker_env, celery_worker):
 def test_a_worker_killed_mid_transcode_leaves_the_video_retryable_and_a_retry_publishes_it(
     slow_worker, creator_client, monkeypatch, redis_url, tmp_path
 ):
+    """About 20 s on a quiet machine, and it needs them: two worker processes start, one
+    encodes slowly enough to be killed mid-way, and a 3 s lease must run out."""
     from shopfeed.celery import app
     from shopfeed.feed.tasks import sweep_videos_task
 
@@ -162,3 +164,24 @@ def test_a_worker_killed_mid_transcode_leaves_the_video_retryable_and_a_retry_pu
     # Only the attempt that published keeps files under the video's prefix.
     dirs, _ = default_storage.listdir(f"videos/{video_id}")
     assert dirs == [video.hls_master.split("/")[2]]
+
+
+def test_seed_videos_posts_processed_demo_videos_once(
+    shop, settings, django_capture_on_commit_callbacks
+):
+    from django.core.management import call_command
+
+    settings.VIDEO_X264_PRESET = "ultrafast"  # the encode is not under test here
+    from shopfeed.accounts.models import User
+
+    User.objects.filter(pk=shop.owner.pk).update(handle="leo")
+    product = ProductFactory(shop=shop)
+    with django_capture_on_commit_callbacks():  # the queueing; --now processes here
+        call_command("seed_videos", "--now")
+    videos = list(published_videos())
+    assert len(videos) == 2
+    assert {v.status for v in videos} == {Video.Status.READY}
+    assert "#coffee" in videos[-1].caption
+    assert videos[-1].tagged_products.get().product == product
+    call_command("seed_videos", "--now")
+    assert Video.objects.count() == 2

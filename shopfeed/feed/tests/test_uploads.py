@@ -240,3 +240,36 @@ def test_metadata_that_is_not_base64_is_refused(creator_client):
     )  # fmt: skip
     assert response.status_code == 400
     assert response.json()["code"] == "bad_metadata"
+
+
+def test_a_method_tus_does_not_use_is_a_405(creator_client, good_clip):
+    created = tus_create(creator_client, len(good_clip))
+    assert creator_client.put(created["Location"]).status_code == 405
+
+
+def test_bytes_that_arrived_before_a_dropped_connection_count(creator, good_clip):
+    from shopfeed.feed import uploads
+
+    created = tus_create(_client_for(creator), len(good_clip))
+    upload = VideoUpload.objects.get()
+    sent = iter([good_clip[:1000], good_clip[1000:3000]])
+
+    def flaky_read(n):
+        try:
+            return next(sent)
+        except StopIteration:
+            raise uploads.UploadInterrupted() from None
+
+    with pytest.raises(uploads.UploadInterrupted):
+        uploads.write_chunk(upload_id=upload.pk, user=creator, offset=0,
+                            content_length=len(good_clip), read=flaky_read)  # fmt: skip
+    upload.refresh_from_db()
+    assert (upload.offset, upload.writing_until) == (3000, None)
+    head = _client_for(creator).head(created["Location"], HTTP_TUS_RESUMABLE="1.0.0")
+    assert head["Upload-Offset"] == "3000"
+
+
+def _client_for(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
