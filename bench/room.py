@@ -69,6 +69,11 @@ def _quantiles(values) -> list[float]:
     return [ordered[min(len(ordered) - 1, (len(ordered) * q) // 1000)] for q in range(1000)]
 
 
+def _quantile(values, q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else 0.0
+
+
 # --- a minimal WebSocket client connection ---------------------------------------------------
 
 
@@ -343,7 +348,13 @@ class _Chatter(_Conn):
                 n = int(buf[j : buf.index(b'"', j)])
                 sent = self.sent.pop(n, None)
                 if sent is not None:
-                    self.stats["rtts"].append((time.monotonic() - sent) * 1000)
+                    self.stats["rtts"].append((time.monotonic() - sent[0]) * 1000)
+                    # Split at the time the room's Redis script stamped it ("ts", same clock):
+                    # in = to the server and through the script, out = back to the sender.
+                    k = buf.rfind(b'"ts":', start, i) + 5
+                    stamped = int(buf[k : buf.index(b",", k)]) / 1000
+                    self.stats["in"].append((stamped - sent[1]) * 1000)
+                    self.stats["out"].append((time.time() - stamped) * 1000)
                 i = buf.find(self.prefix, j, end)
         elif buf.startswith(b'{"type":"error"', start):
             if buf.find(b"rate_limited", start, end) >= 0:
@@ -352,12 +363,12 @@ class _Chatter(_Conn):
                 self.stats["errors"] += 1
 
     def chat(self, n: int) -> None:
-        self.sent[n] = time.monotonic()
+        self.sent[n] = (time.monotonic(), time.time())
         self.send_text(json.dumps({"action": "chat.send", "text": f"c{self.number}-{n}"}))
 
 
 async def _chatters(port: int, paths: list[str], every: float, seconds: float) -> None:
-    stats = {"rtts": array("d"), "refused": 0, "errors": 0}
+    stats = {"rtts": array("d"), "in": array("d"), "out": array("d"), "refused": 0, "errors": 0}
     chatters = []
     for number, path in enumerate(paths):
         conn = await _connect(
@@ -395,6 +406,8 @@ async def _chatters(port: int, paths: list[str], every: float, seconds: float) -
                 "errors": stats["errors"],
                 "unanswered": sum(len(c.sent) for c in chatters),
                 "quantiles": _quantiles(stats["rtts"]),
+                "in": [_quantile(stats["in"], q) for q in (0.5, 0.99)],
+                "out": [_quantile(stats["out"], q) for q in (0.5, 0.99)],
             }
         ),
         flush=True,
@@ -830,9 +843,11 @@ def _chat_report(runs, n, chatters, every, rate, seconds, clients, LoadResult, c
             notes.append(
                 f"room chat {label} #{i + 1}: chats sent {c['sent']}, acked {c['acked']}, refused "
                 f"{c['refused']}, errors {c['errors']}, unanswered {c['unanswered']}; chat p50/p99 "
-                f"{chat.p50_ms:.0f}/{chat.p99_ms:.0f} ms; event p50/p99 {events.p50_ms:.0f}/"
+                f"{chat.p50_ms:.0f}/{chat.p99_ms:.0f} ms (in {c['in'][0]:.0f}/{c['in'][1]:.0f}, "
+                f"out {c['out'][0]:.0f}/{c['out'][1]:.0f}); event p50/p99 {events.p50_ms:.0f}/"
                 f"{events.p99_ms:.0f} ms; lost chats {lost_chats}, lost events {lost_events}, "
-                f"gaps {gaps}{stored}; load average {r['load']:.2f}"
+                f"gaps {gaps}, closed {sum(x['closed'] for x in v)} (1011: "
+                f"{sum(x['closed_1011'] for x in v)}){stored}; load average {r['load']:.2f}"
             )
             summary.append((chat.p50_ms, chat.p99_ms, events.p50_ms, events.p99_ms, lost))
         if summary:
@@ -886,7 +901,8 @@ def _flood_report(runs, n, chatters, every, rate, seconds, LoadResult, room_env,
             f"viewer {shown:.1f} chats/s in {frames:.1f} chat frames/s; commerce event p50/p99 "
             f"{events.p50_ms:.0f}/{events.p99_ms:.0f} ms, lost {lost_events}, gaps {gaps}, "
             f"closed {closed} (1011: {closed_1011}); own chat p50/p99 {chat.p50_ms:.0f}/"
-            f"{chat.p99_ms:.0f} ms; stored {r['stored']}/{c['acked']} in {r['stored_in']:.1f} s; "
+            f"{chat.p99_ms:.0f} ms (in {c['in'][0]:.0f}/{c['in'][1]:.0f}, out {c['out'][0]:.0f}/"
+            f"{c['out'][1]:.0f}); stored {r['stored']}/{c['acked']} in {r['stored_in']:.1f} s; "
             f"load average {r['load']:.2f}"
         )
         summary.append((events.p99_ms, shown, chat.p99_ms, lost_events + gaps + closed))
