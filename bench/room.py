@@ -266,9 +266,11 @@ class _Viewer(_Conn):
             first = int(buf[i : buf.index(b",", i)])
             stats["chats"] += buf.count(b'{"type":"chat.message"', start, end)
             stats["chat_frames"] += 1
+            self._chat_seen(stats)
         elif buf.startswith(b'{"type":"chat.message"', start):
             stats["chats"] += 1
             stats["chat_frames"] += 1
+            self._chat_seen(stats)
         elif buf.startswith(EVENT_PREFIXES, start):
             i = buf.index(b'"t":', start) + 4
             sent = float(buf[i : buf.index(b",", i)])
@@ -279,10 +281,17 @@ class _Viewer(_Conn):
         self.last_id = event_id
         stats["last"] = time.monotonic()
 
+    @staticmethod
+    def _chat_seen(stats: dict) -> None:
+        now = time.monotonic()
+        if not stats["chat_first"]:
+            stats["chat_first"] = now
+        stats["chat_last"] = now
+
 
 def _fresh_stats() -> dict:
     return {"chats": 0, "chat_frames": 0, "events": 0, "gaps": 0, "latencies": array("d"),
-            "last": 0.0, "first": 0.0}  # fmt: skip
+            "last": 0.0, "chat_first": 0.0, "chat_last": 0.0}  # fmt: skip
 
 
 async def _viewers(port: int, path: str, n: int) -> None:
@@ -319,6 +328,7 @@ async def _viewers(port: int, path: str, n: int) -> None:
                     "events": stats["events"],
                     "gaps": stats["gaps"],
                     "seconds": max(1e-6, stats["last"] - started),
+                    "chat_span": stats["chat_last"] - stats["chat_first"],
                     "quantiles": _quantiles(stats["latencies"]),
                 }
             ),
@@ -880,8 +890,10 @@ def _flood_report(runs, n, chatters, every, rate, seconds, LoadResult, room_env,
         closed = sum(x["closed"] for x in v)
         closed_1011 = sum(x["closed_1011"] for x in v)
         lost_events = max(0, r["events_expected"] * viewers - got_events)
-        shown = got_chats / max(1, viewers) / seconds
-        frames = chat_frames / max(1, viewers) / seconds
+        # Per second of chat flowing at the viewers (the flood may reach them late).
+        span = max(seconds / 10, _median([x["chat_span"] for x in v]))
+        shown = got_chats / max(1, viewers) / span
+        frames = chat_frames / max(1, viewers) / span
         events = LoadResult(
             name=f"chat flood: commerce events #{i + 1}", url="", client="raw-ws",
             concurrency=viewers, seconds=seconds, requests=got_events,
@@ -898,7 +910,8 @@ def _flood_report(runs, n, chatters, every, rate, seconds, LoadResult, room_env,
         notes.append(
             f"chat flood #{i + 1}: offered {c['sent'] / seconds:,.0f} chats/s ({c['sent']} sent, "
             f"acked {c['acked']}, refused {c['refused']}, unanswered {c['unanswered']}); shown per "
-            f"viewer {shown:.1f} chats/s in {frames:.1f} chat frames/s; commerce event p50/p99 "
+            f"viewer {shown:.1f} chats/s in {frames:.1f} chat frames/s over {span:.1f} s of chat "
+            f"({got_chats / max(1, viewers):.0f} each); commerce event p50/p99 "
             f"{events.p50_ms:.0f}/{events.p99_ms:.0f} ms, lost {lost_events}, gaps {gaps}, "
             f"closed {closed} (1011: {closed_1011}); own chat p50/p99 {chat.p50_ms:.0f}/"
             f"{chat.p99_ms:.0f} ms (in {c['in'][0]:.0f}/{c['in'][1]:.0f}, out {c['out'][0]:.0f}/"
