@@ -636,7 +636,7 @@ def _chat_once(
         for v in viewers:
             v.stdin.write("done\n")
             v.stdin.flush()
-        seen = [json.loads(_read_line(v, "result ", 60)) for v in viewers]
+        seen = [json.loads(_read_line(v, "result ", 120)) for v in viewers]  # quiet: <= 60 s
     finally:
         for p in [*viewers, *([chatter] if chatter else [])]:
             _stop(p)
