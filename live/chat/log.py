@@ -142,8 +142,9 @@ class RedisChatLog:
         return int(event_id)
 
     async def _send(self) -> None:
+        # A task's first step runs on the loop's next pass: every socket whose frame came in on
+        # this pass has queued its message by then.
         try:
-            await asyncio.sleep(0)  # let the sockets whose frames came in together queue theirs
             while self._queued:
                 batch, self._queued = self._queued[:PIPELINE], self._queued[PIPELINE:]
                 try:
