@@ -615,8 +615,10 @@ def _storm_once(label: str, port: int, path: str, n: int, env: dict, server_pid:
 
 def _chat_once(
     label: str, port: int, viewer_path: str, chatter_paths: list[str], trigger, n: int,
-    clients: int, every: float, seconds: float, env: dict,
+    clients: int, every: float, seconds: float, env: dict, server_pid: int,
 ) -> dict:  # fmt: skip
+    from bench.fanout import _cpu_seconds
+
     share = [n // clients + (1 if i < n % clients else 0) for i in range(clients)]
     viewers = [_spawn_client(["viewers", str(port), viewer_path, str(k)], env) for k in share]
     chatter = None
@@ -629,6 +631,7 @@ def _chat_once(
         _read_line(chatter, "ready ", 120)
         time.sleep(2)
         load = os.getloadavg()[0]
+        cpu = _cpu_seconds(server_pid)
         chatter.stdin.write("go\n")
         chatter.stdin.flush()
         trigger()
@@ -637,10 +640,11 @@ def _chat_once(
             v.stdin.write("done\n")
             v.stdin.flush()
         seen = [json.loads(_read_line(v, "result ", 120)) for v in viewers]  # quiet: <= 60 s
+        cpu = _cpu_seconds(server_pid) - cpu
     finally:
         for p in [*viewers, *([chatter] if chatter else [])]:
             _stop(p)
-    return {"label": label, "load": load, "chats": chats, "viewers": seen}
+    return {"label": label, "load": load, "chats": chats, "viewers": seen, "cpu": cpu}
 
 
 def _median(values) -> float:
@@ -755,7 +759,7 @@ def _run(which: str):
 
                 stored_before = ChatMessage.objects.filter(session_id=session_id).count()
                 run = _chat_once(label, port, path, chatter_paths, trigger, n, clients, every,
-                                 seconds, env)  # fmt: skip
+                                 seconds, env, pid)  # fmt: skip
                 for p in publishers:
                     if hasattr(p, "wait"):
                         p.wait(timeout=60)
@@ -857,7 +861,8 @@ def _chat_report(runs, n, chatters, every, rate, seconds, clients, LoadResult, c
                 f"out {c['out'][0]:.0f}/{c['out'][1]:.0f}); event p50/p99 {events.p50_ms:.0f}/"
                 f"{events.p99_ms:.0f} ms; lost chats {lost_chats}, lost events {lost_events}, "
                 f"gaps {gaps}, closed {sum(x['closed'] for x in v)} (1011: "
-                f"{sum(x['closed_1011'] for x in v)}){stored}; load average {r['load']:.2f}"
+                f"{sum(x['closed_1011'] for x in v)}){stored}; server CPU {r['cpu']:.1f} s; "
+                f"load average {r['load']:.2f}"
             )
             summary.append((chat.p50_ms, chat.p99_ms, events.p50_ms, events.p99_ms, lost))
         if summary:
@@ -916,6 +921,7 @@ def _flood_report(runs, n, chatters, every, rate, seconds, LoadResult, room_env,
             f"closed {closed} (1011: {closed_1011}); own chat p50/p99 {chat.p50_ms:.0f}/"
             f"{chat.p99_ms:.0f} ms (in {c['in'][0]:.0f}/{c['in'][1]:.0f}, out {c['out'][0]:.0f}/"
             f"{c['out'][1]:.0f}); stored {r['stored']}/{c['acked']} in {r['stored_in']:.1f} s; "
+            f"server CPU {r['cpu']:.1f} s ({r['cpu'] / max(1, c['sent']) * 1e3:.2f} ms a chat); "
             f"load average {r['load']:.2f}"
         )
         summary.append((events.p99_ms, shown, chat.p99_ms, lost_events + gaps + closed))
