@@ -69,6 +69,11 @@ def _quantiles(values) -> list[float]:
     return [ordered[min(len(ordered) - 1, (len(ordered) * q) // 1000)] for q in range(1000)]
 
 
+def _quantile(values, q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else 0.0
+
+
 # --- a minimal WebSocket client connection ---------------------------------------------------
 
 
@@ -261,9 +266,11 @@ class _Viewer(_Conn):
             first = int(buf[i : buf.index(b",", i)])
             stats["chats"] += buf.count(b'{"type":"chat.message"', start, end)
             stats["chat_frames"] += 1
+            self._chat_seen(stats)
         elif buf.startswith(b'{"type":"chat.message"', start):
             stats["chats"] += 1
             stats["chat_frames"] += 1
+            self._chat_seen(stats)
         elif buf.startswith(EVENT_PREFIXES, start):
             i = buf.index(b'"t":', start) + 4
             sent = float(buf[i : buf.index(b",", i)])
@@ -274,10 +281,17 @@ class _Viewer(_Conn):
         self.last_id = event_id
         stats["last"] = time.monotonic()
 
+    @staticmethod
+    def _chat_seen(stats: dict) -> None:
+        now = time.monotonic()
+        if not stats["chat_first"]:
+            stats["chat_first"] = now
+        stats["chat_last"] = now
+
 
 def _fresh_stats() -> dict:
     return {"chats": 0, "chat_frames": 0, "events": 0, "gaps": 0, "latencies": array("d"),
-            "last": 0.0, "first": 0.0}  # fmt: skip
+            "last": 0.0, "chat_first": 0.0, "chat_last": 0.0}  # fmt: skip
 
 
 async def _viewers(port: int, path: str, n: int) -> None:
@@ -314,6 +328,7 @@ async def _viewers(port: int, path: str, n: int) -> None:
                     "events": stats["events"],
                     "gaps": stats["gaps"],
                     "seconds": max(1e-6, stats["last"] - started),
+                    "chat_span": stats["chat_last"] - stats["chat_first"],
                     "quantiles": _quantiles(stats["latencies"]),
                 }
             ),
@@ -343,7 +358,13 @@ class _Chatter(_Conn):
                 n = int(buf[j : buf.index(b'"', j)])
                 sent = self.sent.pop(n, None)
                 if sent is not None:
-                    self.stats["rtts"].append((time.monotonic() - sent) * 1000)
+                    self.stats["rtts"].append((time.monotonic() - sent[0]) * 1000)
+                    # Split at the time the room's Redis script stamped it ("ts", same clock):
+                    # in = to the server and through the script, out = back to the sender.
+                    k = buf.rfind(b'"ts":', start, i) + 5
+                    stamped = int(buf[k : buf.index(b",", k)]) / 1000
+                    self.stats["in"].append((stamped - sent[1]) * 1000)
+                    self.stats["out"].append((time.time() - stamped) * 1000)
                 i = buf.find(self.prefix, j, end)
         elif buf.startswith(b'{"type":"error"', start):
             if buf.find(b"rate_limited", start, end) >= 0:
@@ -352,12 +373,12 @@ class _Chatter(_Conn):
                 self.stats["errors"] += 1
 
     def chat(self, n: int) -> None:
-        self.sent[n] = time.monotonic()
+        self.sent[n] = (time.monotonic(), time.time())
         self.send_text(json.dumps({"action": "chat.send", "text": f"c{self.number}-{n}"}))
 
 
 async def _chatters(port: int, paths: list[str], every: float, seconds: float) -> None:
-    stats = {"rtts": array("d"), "refused": 0, "errors": 0}
+    stats = {"rtts": array("d"), "in": array("d"), "out": array("d"), "refused": 0, "errors": 0}
     chatters = []
     for number, path in enumerate(paths):
         conn = await _connect(
@@ -395,6 +416,8 @@ async def _chatters(port: int, paths: list[str], every: float, seconds: float) -
                 "errors": stats["errors"],
                 "unanswered": sum(len(c.sent) for c in chatters),
                 "quantiles": _quantiles(stats["rtts"]),
+                "in": [_quantile(stats["in"], q) for q in (0.5, 0.99)],
+                "out": [_quantile(stats["out"], q) for q in (0.5, 0.99)],
             }
         ),
         flush=True,
@@ -592,8 +615,10 @@ def _storm_once(label: str, port: int, path: str, n: int, env: dict, server_pid:
 
 def _chat_once(
     label: str, port: int, viewer_path: str, chatter_paths: list[str], trigger, n: int,
-    clients: int, every: float, seconds: float, env: dict,
+    clients: int, every: float, seconds: float, env: dict, server_pid: int,
 ) -> dict:  # fmt: skip
+    from bench.fanout import _cpu_seconds
+
     share = [n // clients + (1 if i < n % clients else 0) for i in range(clients)]
     viewers = [_spawn_client(["viewers", str(port), viewer_path, str(k)], env) for k in share]
     chatter = None
@@ -606,6 +631,7 @@ def _chat_once(
         _read_line(chatter, "ready ", 120)
         time.sleep(2)
         load = os.getloadavg()[0]
+        cpu = _cpu_seconds(server_pid)
         chatter.stdin.write("go\n")
         chatter.stdin.flush()
         trigger()
@@ -613,11 +639,12 @@ def _chat_once(
         for v in viewers:
             v.stdin.write("done\n")
             v.stdin.flush()
-        seen = [json.loads(_read_line(v, "result ", 60)) for v in viewers]
+        seen = [json.loads(_read_line(v, "result ", 120)) for v in viewers]  # quiet: <= 60 s
+        cpu = _cpu_seconds(server_pid) - cpu
     finally:
         for p in [*viewers, *([chatter] if chatter else [])]:
             _stop(p)
-    return {"label": label, "load": load, "chats": chats, "viewers": seen}
+    return {"label": label, "load": load, "chats": chats, "viewers": seen, "cpu": cpu}
 
 
 def _median(values) -> float:
@@ -732,7 +759,7 @@ def _run(which: str):
 
                 stored_before = ChatMessage.objects.filter(session_id=session_id).count()
                 run = _chat_once(label, port, path, chatter_paths, trigger, n, clients, every,
-                                 seconds, env)  # fmt: skip
+                                 seconds, env, pid)  # fmt: skip
                 for p in publishers:
                     if hasattr(p, "wait"):
                         p.wait(timeout=60)
@@ -830,9 +857,12 @@ def _chat_report(runs, n, chatters, every, rate, seconds, clients, LoadResult, c
             notes.append(
                 f"room chat {label} #{i + 1}: chats sent {c['sent']}, acked {c['acked']}, refused "
                 f"{c['refused']}, errors {c['errors']}, unanswered {c['unanswered']}; chat p50/p99 "
-                f"{chat.p50_ms:.0f}/{chat.p99_ms:.0f} ms; event p50/p99 {events.p50_ms:.0f}/"
+                f"{chat.p50_ms:.0f}/{chat.p99_ms:.0f} ms (in {c['in'][0]:.0f}/{c['in'][1]:.0f}, "
+                f"out {c['out'][0]:.0f}/{c['out'][1]:.0f}); event p50/p99 {events.p50_ms:.0f}/"
                 f"{events.p99_ms:.0f} ms; lost chats {lost_chats}, lost events {lost_events}, "
-                f"gaps {gaps}{stored}; load average {r['load']:.2f}"
+                f"gaps {gaps}, closed {sum(x['closed'] for x in v)} (1011: "
+                f"{sum(x['closed_1011'] for x in v)}){stored}; server CPU {r['cpu']:.1f} s; "
+                f"load average {r['load']:.2f}"
             )
             summary.append((chat.p50_ms, chat.p99_ms, events.p50_ms, events.p99_ms, lost))
         if summary:
@@ -865,8 +895,10 @@ def _flood_report(runs, n, chatters, every, rate, seconds, LoadResult, room_env,
         closed = sum(x["closed"] for x in v)
         closed_1011 = sum(x["closed_1011"] for x in v)
         lost_events = max(0, r["events_expected"] * viewers - got_events)
-        shown = got_chats / max(1, viewers) / seconds
-        frames = chat_frames / max(1, viewers) / seconds
+        # Per second of chat flowing at the viewers (the flood may reach them late).
+        span = max(seconds / 10, _median([x["chat_span"] for x in v]))
+        shown = got_chats / max(1, viewers) / span
+        frames = chat_frames / max(1, viewers) / span
         events = LoadResult(
             name=f"chat flood: commerce events #{i + 1}", url="", client="raw-ws",
             concurrency=viewers, seconds=seconds, requests=got_events,
@@ -883,10 +915,13 @@ def _flood_report(runs, n, chatters, every, rate, seconds, LoadResult, room_env,
         notes.append(
             f"chat flood #{i + 1}: offered {c['sent'] / seconds:,.0f} chats/s ({c['sent']} sent, "
             f"acked {c['acked']}, refused {c['refused']}, unanswered {c['unanswered']}); shown per "
-            f"viewer {shown:.1f} chats/s in {frames:.1f} chat frames/s; commerce event p50/p99 "
+            f"viewer {shown:.1f} chats/s in {frames:.1f} chat frames/s over {span:.1f} s of chat "
+            f"({got_chats / max(1, viewers):.0f} each); commerce event p50/p99 "
             f"{events.p50_ms:.0f}/{events.p99_ms:.0f} ms, lost {lost_events}, gaps {gaps}, "
             f"closed {closed} (1011: {closed_1011}); own chat p50/p99 {chat.p50_ms:.0f}/"
-            f"{chat.p99_ms:.0f} ms; stored {r['stored']}/{c['acked']} in {r['stored_in']:.1f} s; "
+            f"{chat.p99_ms:.0f} ms (in {c['in'][0]:.0f}/{c['in'][1]:.0f}, out {c['out'][0]:.0f}/"
+            f"{c['out'][1]:.0f}); stored {r['stored']}/{c['acked']} in {r['stored_in']:.1f} s; "
+            f"server CPU {r['cpu']:.1f} s ({r['cpu'] / max(1, c['sent']) * 1e3:.2f} ms a chat); "
             f"load average {r['load']:.2f}"
         )
         summary.append((events.p99_ms, shown, chat.p99_ms, lost_events + gaps + closed))

@@ -26,6 +26,7 @@ in-process bus and its row written at once.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -42,6 +43,7 @@ from shopfeed.errors import ShopFeedError
 logger = logging.getLogger(__name__)
 
 FLUSH_BATCH = 1000  # messages per INSERT
+PIPELINE = 200  # chat scripts per Redis round trip at most
 
 # KEYS: seq, replay events, channel, the sender's bucket, the chat log.
 # ARGV: replay window, the data after `{"id":N,`, tokens per ms, burst, user id, text, uid.
@@ -102,30 +104,68 @@ def message_data(user, text: str) -> dict:
 
 
 class RedisChatLog:
-    """Post a checked message: one script round trip on the event loop (see the module)."""
+    """Post a checked message: one script round trip on the event loop (see the module).
+
+    Messages posted while a round trip is in flight go together in the next one, as one
+    pipeline: redis-py spends ~280 us of CPU a call on its own, ~80 us a call in pipelines of
+    50 (measured on the 2-core machine), and a chat flood arrives from hundreds of sockets at
+    once. A quiet room's message goes out at once, alone."""
 
     def __init__(self, client):
+        self.client = client
         self._script = client.register_script(_CHAT_LUA)
+        self._queued: list[tuple[list, list, asyncio.Future]] = []
+        self._sender: asyncio.Task | None = None
 
     async def post(self, *, session_id: int, user, text: str) -> int:
         rate, window = settings.LIVE_CHAT_RATE, settings.LIVE_CHAT_RATE_WINDOW
         seq, events, channel = bus_keys(session_id)
         tail = json.dumps(message_data(user, text), separators=(",", ":"), ensure_ascii=False)
-        event_id, wait_ms = await self._script(
-            keys=[seq, events, channel, _bucket_key(session_id, user.pk), log_key(session_id)],
-            args=[
-                settings.LIVE_REPLAY_WINDOW,
-                tail[1:],  # the data object without its opening brace: the script adds the id
-                repr(rate / (window * 1000)),
-                rate,
-                user.pk,
-                text,
-                uuid.uuid4().hex,
-            ],
-        )
+        keys = [seq, events, channel, _bucket_key(session_id, user.pk), log_key(session_id)]
+        args = [
+            settings.LIVE_REPLAY_WINDOW,
+            tail[1:],  # the data object without its opening brace: the script adds the id
+            repr(rate / (window * 1000)),
+            rate,
+            user.pk,
+            text,
+            uuid.uuid4().hex,
+        ]
+        loop = asyncio.get_running_loop()
+        answer = loop.create_future()
+        self._queued.append((keys, args, answer))
+        if self._sender is None:
+            self._sender = loop.create_task(self._send())
+        event_id, wait_ms = await answer
         if not event_id:
             raise _refused(int(wait_ms))
         return int(event_id)
+
+    async def _send(self) -> None:
+        # A task's first step runs on the loop's next pass: every socket whose frame came in on
+        # this pass has queued its message by then.
+        try:
+            while self._queued:
+                batch, self._queued = self._queued[:PIPELINE], self._queued[PIPELINE:]
+                try:
+                    if len(batch) == 1:  # alone: no pipeline (it would check the script first)
+                        answers = [await self._script(keys=batch[0][0], args=batch[0][1])]
+                    else:
+                        async with self.client.pipeline(transaction=False) as pipe:
+                            for keys, args, _ in batch:
+                                await self._script(keys=keys, args=args, client=pipe)
+                            answers = await pipe.execute(raise_on_error=False)
+                except Exception as exc:  # noqa: BLE001 - each sender hears it
+                    answers = [exc] * len(batch)
+                for (_, _, answer), got in zip(batch, answers, strict=True):
+                    if answer.done():
+                        continue  # its socket went away meanwhile
+                    if isinstance(got, BaseException):
+                        answer.set_exception(got)
+                    else:
+                        answer.set_result(got)
+        finally:
+            self._sender = None
 
 
 class MemoryChatLog:

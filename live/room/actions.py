@@ -80,6 +80,12 @@ def _checked(ctx: RoomContext, name: str) -> Action:
     return act
 
 
+def on_loop(name: str) -> bool:
+    """Whether an action runs on the event loop (and so may run beside the socket's next)."""
+    act = REGISTRY.get(name)
+    return act is not None and act.on_loop
+
+
 def dispatch(ctx: RoomContext, name: str, payload: dict):
     """Run one synchronous action here (tests, scripts); the consumer uses adispatch()."""
     act = _checked(ctx, name)

@@ -30,11 +30,12 @@ from . import actions
 from .admission import admit
 from .bus import get_bus
 from .frames import BadFrame, parse_client_frame
-from .hub import CLOSED, PENDING, RoomSocket, frame_id, get_hub
+from .hub import CLOSED, PENDING, RoomSocket, frame_id, get_hub, step
 
 logger = logging.getLogger(__name__)
 
 RESUME_GRACE = 0.3  # seconds a new socket waits for a "resume" before live delivery starts
+IN_FLIGHT = 8  # event-loop actions (chat) a socket may have running; past it, it waits for them
 
 
 def _envelope(type_: str, data, event_id: int | None = None) -> str:
@@ -44,6 +45,10 @@ def _envelope(type_: str, data, event_id: int | None = None) -> str:
     body["ts"] = int(time.time() * 1000)
     body["data"] = data
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+async def _finish(rest) -> None:
+    await rest
 
 
 def _error(code: str, detail: str, ref=None) -> str:
@@ -68,6 +73,10 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
     sock: RoomSocket | None = None
     _grace: asyncio.TimerHandle | None = None
     _floor = 0  # with sock.synced_upto: the socket has had every event id in between
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._acting: set[asyncio.Task] = set()  # event-loop actions still running
 
     async def __call__(self, scope, receive, send):
         # Every way out (a close, a vanished client, an exception, the server shutting down and
@@ -178,6 +187,20 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
             await self._resume(frame.get("last_id"), ref=ref)
             return
         self._go_live_now()
+        if actions.on_loop(name) and len(self._acting) < IN_FLIGHT:
+            # uvicorn reads a socket's next frame only once this handler returns: a chatter's
+            # messages must not wait for each other's Redis round trip (live/chat/log.py). The
+            # action runs now up to its first wait (a chat message: queued for Redis), the rest
+            # in a task: one pass of the event loop fewer than starting it as a task.
+            rest = step(self._act(name, frame, ref))
+            if rest is not None:
+                task = asyncio.get_running_loop().create_task(_finish(rest))
+                self._acting.add(task)
+                task.add_done_callback(self._acting.discard)
+            return
+        await self._act(name, frame, ref)
+
+    async def _act(self, name: str, frame: dict, ref) -> None:
         try:
             result = await actions.adispatch(self.ctx, name, frame)
             if isinstance(result, actions.Reply):

@@ -133,7 +133,7 @@ class Event:
 
 @types.coroutine
 def _resume(coro, yielded):
-    """Finish, under the awaiting task, a coroutine that `_step` already started."""
+    """Finish, under the awaiting task, a coroutine that `step` already started."""
     while True:
         try:
             sent = yield yielded
@@ -152,8 +152,9 @@ def _resume(coro, yielded):
                 return stop.value
 
 
-def _step(coro):
-    """Run `coro` up to its first suspension: None if it finished, else an awaitable."""
+def step(coro):
+    """Run `coro` up to its first suspension: None if it finished, else an awaitable for the
+    rest (to await, or to wrap in a task: the same coroutine, not a second run)."""
     try:
         yielded = coro.send(None)
     except StopIteration:
@@ -254,7 +255,7 @@ class RoomSocket:
             self._go_slow(None, ev)
             return
         try:
-            rest = _step(self.send(ev.msg))
+            rest = step(self.send(ev.msg))
         except Exception:  # noqa: BLE001 - a socket that cannot take a frame is gone
             self.close(None)
             return
