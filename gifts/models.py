@@ -243,4 +243,3 @@ class CoinWallet(LedgerAccount):
     class Meta:
         proxy = True
         verbose_name = "coin wallet"
-

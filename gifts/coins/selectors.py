@@ -7,6 +7,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from .. import wallet
+from ..selectors import wallet_history
 from .models import CoinDispute, CoinPack, CoinPackPrice, CoinPurchase, CoinRefund
 from .services import (
     exact_price,
@@ -104,7 +105,7 @@ def wallet_activity(user, *, limit: int = 20) -> list[dict]:
             "coins": entry.amount,
             "label": ACTIVITY_LABELS.get(entry.transaction.kind, "Other"),
         }
-        for entry in wallet.wallet_history(user)[:limit]
+        for entry in wallet_history(user)[:limit]
     ]
 
 
