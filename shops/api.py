@@ -30,7 +30,7 @@ from shopfeed import parsers
 from shopfeed.errors import NotAllowed
 from shopfeed.pagination import Pagination
 
-from . import selectors, services
+from . import selectors, services, tab_cache
 from .filters import ProductFilter
 from .models import Product, ProductImage, Shop, Variant
 from .serializers import (
@@ -385,12 +385,36 @@ class CardList(APIBase, generics.ListAPIView):
     parameters=[OpenApiParameter("handle", OpenApiTypes.STR, OpenApiParameter.PATH)],
 )
 class ShoppingTabView(CardList):
+    """Served from the cache behind the shop's version (shops/tab_cache.py): a page is built
+    once per change of its cards, then costs no SQL."""
+
+    def list(self, request, *args, **kwargs):
+        handle = self.kwargs["handle"]
+        shop_id = tab_cache.shop_id_for(handle)
+        if shop_id is None:
+            self.shop = self._shop(handle)
+            shop_id = self.shop.pk
+            tab_cache.remember_shop(handle, shop_id)
+        key = tab_cache.page_key(
+            shop_id=shop_id, host=request.get_host(), path=request.get_full_path()
+        )
+        data = tab_cache.get_page(key)
+        if data is None:
+            response = super().list(request, *args, **kwargs)
+            tab_cache.put_page(key, response.data)
+            return response
+        return Response(data)
+
+    def _shop(self, handle: str) -> Shop:
+        shop = selectors.get_shop_for_handle(handle=handle)
+        if shop is None or shop.is_suspended:
+            raise Http404("This creator has no shop.")
+        return shop
+
     def get_queryset(self):
         if _fake(self):
             return Product.objects.none()
-        shop = selectors.get_shop_for_handle(handle=self.kwargs["handle"])
-        if shop is None or shop.is_suspended:
-            raise Http404("This creator has no shop.")
+        shop = getattr(self, "shop", None) or self._shop(self.kwargs["handle"])
         return selectors.shopping_tab_for(shop=shop)
 
 
