@@ -733,20 +733,6 @@ def test_a_price_change_shows_on_the_next_request(
     assert _tab(shop).json()["results"][0]["min_price_amount"] == 990
 
 
-def test_a_sale_shows_in_the_stock_on_the_next_request(
-    shop, product, shopper, django_capture_on_commit_callbacks
-):
-    from orders.checkout.services import LineRequest, start_checkout
-    from orders.tests.factories import ADDRESS
-
-    assert _tab(shop).json()["results"][0]["in_stock"] is True
-    variant = product.variants.get()
-    with django_capture_on_commit_callbacks(execute=True):
-        start_checkout(buyer=shopper, lines=[LineRequest(variant.pk, 3)], address=ADDRESS)
-    card = _tab(shop).json()["results"][0]
-    assert (card["in_stock"], card["stock_state"]) == (False, "sold_out")
-
-
 def test_a_suspended_shop_is_gone_from_the_cache_at_once(
     shop, product, django_capture_on_commit_callbacks
 ):
