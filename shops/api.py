@@ -10,7 +10,7 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django_filters.rest_framework import DjangoFilterBackend
@@ -386,24 +386,30 @@ class CardList(APIBase, generics.ListAPIView):
 )
 class ShoppingTabView(CardList):
     """Served from the cache behind the shop's version (shops/tab_cache.py): a page is built
-    once per change of its cards, then costs no SQL."""
+    and rendered once per change of its cards, then costs no SQL."""
 
     def list(self, request, *args, **kwargs):
+        if request.accepted_renderer.format != "json":  # the browsable API: built each time
+            return super().list(request, *args, **kwargs)
         handle = self.kwargs["handle"]
-        shop_id = tab_cache.shop_id_for(handle)
-        if shop_id is None:
-            self.shop = self._shop(handle)
-            shop_id = self.shop.pk
-            tab_cache.remember_shop(handle, shop_id)
-        key = tab_cache.page_key(
-            shop_id=shop_id, host=request.get_host(), path=request.get_full_path()
+        found = tab_cache.lookup(
+            handle=handle, host=request.get_host(), path=request.get_full_path()
         )
-        data = tab_cache.get_page(key)
-        if data is None:
-            response = super().list(request, *args, **kwargs)
-            tab_cache.put_page(key, response.data)
-            return response
-        return Response(data)
+        if found.page is not None:
+            return HttpResponse(found.page, content_type="application/json",
+                                headers={"Vary": "Accept"})  # fmt: skip
+        if found.shop_id is None:
+            self.shop = self._shop(handle)
+            tab_cache.remember_shop(handle, self.shop.pk)
+            found = tab_cache.lookup(
+                handle=handle, host=request.get_host(), path=request.get_full_path()
+            )
+        response = super().list(request, *args, **kwargs)
+        page = request.accepted_renderer.render(
+            response.data, request.accepted_media_type, self.get_renderer_context()
+        )
+        tab_cache.put_page(found.key, page)
+        return response
 
     def _shop(self, handle: str) -> Shop:
         shop = selectors.get_shop_for_handle(handle=handle)

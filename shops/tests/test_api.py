@@ -755,3 +755,17 @@ def test_a_new_tab_order_shows_on_the_next_request(
     with django_capture_on_commit_callbacks(execute=True):
         services.arrange_tab(shop=shop, by=shop.owner, order=[product.pk, other.pk])
     assert [c["title"] for c in _tab(shop).json()["results"]] == ["Linen Shirt", "Wool Hat"]
+
+
+def test_without_redis_the_tab_is_cached_in_djangos_cache_the_same_way(
+    shop, product, settings, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    settings.REDIS_URL = ""  # shops.tab_cache falls back to Django's cache
+    assert _tab(shop).json()["results"][0]["min_price_amount"] == 1500
+    with django_assert_num_queries(0):
+        assert _tab(shop).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        services.save_variant(
+            product=product, by=shop.owner, variant=product.variants.get(), price_amount=700
+        )
+    assert _tab(shop).json()["results"][0]["min_price_amount"] == 700
