@@ -55,6 +55,8 @@ def _flash_keys_of_this_test(settings):
     from orders.flash import services as flash
 
     settings.FLASH_KEY_PREFIX = f"flash-{uuid.uuid4().hex[:12]}:"
+    # The shopping tab's cached pages too (shops/tab_cache.py).
+    settings.SHOPPING_TAB_CACHE_PREFIX = f"tab-{uuid.uuid4().hex[:12]}"
     # Each reservation is written by the request that made it (orders/tests/test_flash.py
     # runs the real writer beside the buyers instead).
     settings.FLASH_WRITE_INLINE = True

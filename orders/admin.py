@@ -16,7 +16,15 @@ from shopfeed.errors import ShopFeedError
 from shops.money import format_money
 
 from .fulfilment import services
-from .models import Checkout, Order, OrderEvent, OrderItem, Refund, StripeEvent
+from .models import (
+    Checkout,
+    FlashReservation,
+    Order,
+    OrderEvent,
+    OrderItem,
+    Refund,
+    StripeEvent,
+)
 from .payouts import admin as payouts_admin  # noqa: F401
 
 
@@ -323,3 +331,24 @@ class StripeEventAdmin(ReadOnlyAdmin):
     @admin.display(boolean=True, description="Error")
     def has_error(self, obj):
         return bool(obj.error)
+
+
+@admin.register(FlashReservation)
+class FlashReservationAdmin(admin.ModelAdmin):
+    """What the flash writer made of each reservation (orders.flash): read-only for staff."""
+
+    list_display = ("reservation_id", "status", "variant", "buyer", "quantity", "deal_id",
+                    "checkout", "reserved_at", "written_at")  # fmt: skip
+    list_filter = ("status",)
+    search_fields = ("reservation_id", "buyer__handle", "variant__sku")
+    raw_id_fields = ("variant", "buyer", "checkout")
+    date_hierarchy = "reserved_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -390,6 +390,11 @@ LIVE_GIFT_TOP = env.int("LIVE_GIFT_TOP", default=5)
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="USD")
 # Unpaid checkouts give their stock back after this long.
 CHECKOUT_RESERVATION_MINUTES = env.int("CHECKOUT_RESERVATION_MINUTES", default=15)
+# The shopping tab API is served from the cache behind a version per shop (shops/tab_cache.py):
+# pages live this long at most; a handle's shop is looked up again after the second figure.
+SHOPPING_TAB_CACHE_PREFIX = env.str("SHOPPING_TAB_CACHE_PREFIX", default="tab")
+SHOPPING_TAB_CACHE_SECONDS = env.int("SHOPPING_TAB_CACHE_SECONDS", default=300)
+SHOPPING_TAB_HANDLE_SECONDS = env.int("SHOPPING_TAB_HANDLE_SECONDS", default=60)
 # Flash sales (orders.flash, DESIGN.md section 4): units of a flash-sale variant or a live deal
 # are reserved in Redis and written to PostgreSQL in batches by `manage.py flash_writer` (or
 # the beat task below). Without Redis every purchase takes the plain path.

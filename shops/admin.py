@@ -3,7 +3,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.shortcuts import render
 from django.utils.html import format_html
 
-from . import services
+from . import services, tab_cache
 from .models import Category, Product, ProductImage, Shop, Tag, Variant
 
 
@@ -107,13 +107,19 @@ class ProductAdmin(admin.ModelAdmin):
 
     @admin.action(description="Archive selected products")
     def archive(self, request, queryset):
+        shop_ids = set(queryset.values_list("shop_id", flat=True))
         n = queryset.update(status=Product.Status.ARCHIVED)
+        tab_cache.changed(shop_ids)
         self.message_user(request, f"Archived {n} product(s).")
 
 
 @admin.register(Variant)
 class VariantAdmin(admin.ModelAdmin):
-    list_display = ("product", "sku", "option1", "option2", "price_amount", "currency", "quantity")
+    list_display = (
+        "product", "sku", "option1", "option2", "price_amount", "currency", "quantity",
+        "flash_sale",
+    )  # fmt: skip
+    list_filter = ("flash_sale",)
     search_fields = ("sku", "product__title")
     list_select_related = ("product",)
     raw_id_fields = ("product",)

@@ -10,7 +10,7 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django_filters.rest_framework import DjangoFilterBackend
@@ -30,7 +30,7 @@ from shopfeed import parsers
 from shopfeed.errors import NotAllowed
 from shopfeed.pagination import Pagination
 
-from . import selectors, services
+from . import selectors, services, tab_cache
 from .filters import ProductFilter
 from .models import Product, ProductImage, Shop, Variant
 from .serializers import (
@@ -385,12 +385,42 @@ class CardList(APIBase, generics.ListAPIView):
     parameters=[OpenApiParameter("handle", OpenApiTypes.STR, OpenApiParameter.PATH)],
 )
 class ShoppingTabView(CardList):
+    """Served from the cache behind the shop's version (shops/tab_cache.py): a page is built
+    and rendered once per change of its cards, then costs no SQL."""
+
+    def list(self, request, *args, **kwargs):
+        if request.accepted_renderer.format != "json":  # the browsable API: built each time
+            return super().list(request, *args, **kwargs)
+        handle = self.kwargs["handle"]
+        found = tab_cache.lookup(
+            handle=handle, host=request.get_host(), path=request.get_full_path()
+        )
+        if found.page is not None:
+            return HttpResponse(found.page, content_type="application/json",
+                                headers={"Vary": "Accept"})  # fmt: skip
+        if found.shop_id is None:
+            self.shop = self._shop(handle)
+            tab_cache.remember_shop(handle, self.shop.pk)
+            found = tab_cache.lookup(
+                handle=handle, host=request.get_host(), path=request.get_full_path()
+            )
+        response = super().list(request, *args, **kwargs)
+        page = request.accepted_renderer.render(
+            response.data, request.accepted_media_type, self.get_renderer_context()
+        )
+        tab_cache.put_page(found.key, page)
+        return response
+
+    def _shop(self, handle: str) -> Shop:
+        shop = selectors.get_shop_for_handle(handle=handle)
+        if shop is None or shop.is_suspended:
+            raise Http404("This creator has no shop.")
+        return shop
+
     def get_queryset(self):
         if _fake(self):
             return Product.objects.none()
-        shop = selectors.get_shop_for_handle(handle=self.kwargs["handle"])
-        if shop is None or shop.is_suspended:
-            raise Http404("This creator has no shop.")
+        shop = getattr(self, "shop", None) or self._shop(self.kwargs["handle"])
         return selectors.shopping_tab_for(shop=shop)
 
 

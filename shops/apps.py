@@ -11,3 +11,7 @@ class ShopsConfig(AppConfig):
 
         # Pillow warns above this many pixels and refuses above twice as many.
         Image.MAX_IMAGE_PIXELS = settings.IMAGE_MAX_PIXELS
+
+        from . import tab_cache
+
+        tab_cache.connect()

@@ -13,6 +13,7 @@ from django.utils.text import slugify
 
 from shopfeed.errors import Conflict, NotAllowed, ShopFeedError
 
+from . import tab_cache
 from .images import render_thumbnail, validate_image_file
 from .models import Category, Product, ProductImage, Shop, Tag, Variant
 
@@ -364,6 +365,7 @@ def reorder_images(*, product: Product, by, order: Sequence[int]) -> None:
     for position, pk in enumerate(order):
         images[pk].position = position
     ProductImage.objects.bulk_update(images.values(), ["position"])
+    tab_cache.changed(product.shop_id)
 
 
 def make_thumbnail(*, image_id: int) -> ProductImage | None:
@@ -377,6 +379,7 @@ def make_thumbnail(*, image_id: int) -> ProductImage | None:
     old = img.thumbnail.name if img.thumbnail else None
     img.thumbnail.save(name, ContentFile(data), save=False)
     ProductImage.objects.filter(pk=img.pk).update(thumbnail=img.thumbnail.name)
+    tab_cache.changed(Product.objects.filter(pk=img.product_id).values_list("shop_id", flat=True))
     if old and old != img.thumbnail.name:
         img.thumbnail.storage.delete(old)
     return img
@@ -402,6 +405,7 @@ def arrange_tab(*, shop: Shop, by, order: Sequence[int], featured: Iterable[int]
         products[pk].tab_position = position
         products[pk].is_featured = pk in featured
     Product.objects.bulk_update(products.values(), ["tab_position", "is_featured"])
+    tab_cache.changed(shop.pk)
 
 
 @transaction.atomic

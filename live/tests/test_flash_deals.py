@@ -102,3 +102,23 @@ def test_a_buyer_may_hold_only_so_many_deal_units(deal_setup, settings):
     deal.refresh_from_db()
     assert deal.sold == 2
     assert Checkout.objects.filter(buyer=buyer).count() == 2
+
+
+def test_an_unpaid_deal_checkout_gives_its_units_back_to_the_deal_and_the_stock(deal_setup):
+    from orders.checkout.services import release_checkout
+
+    session, variant, deal, _ = deal_setup
+    (buyer,) = buyers_for(1)
+    _buy(session, variant, deal)(buyer)
+    writer.drain(consumer="test")
+    checkout = Checkout.objects.get(buyer=buyer)
+    r = store.client()
+    assert r.hget(store.k("deal", deal.pk), "left") == "29"
+
+    assert release_checkout(checkout_id=checkout.pk)
+
+    deal.refresh_from_db()
+    variant.refresh_from_db()
+    assert (deal.sold, variant.quantity) == (0, 100)
+    assert r.hget(store.k("deal", deal.pk), "left") == "30"
+    assert r.get(store.k("stock", variant.pk)) == "100"

@@ -130,7 +130,11 @@ def start_checkout(*, buyer, lines: Sequence[LineRequest], address: Address | di
         )
     # Reserve in id order so concurrent checkouts of overlapping carts cannot deadlock.
     for line in sorted(lines, key=lambda ln: ln.variant_id):
-        stock.reserve(variant_id=line.variant_id, quantity=line.quantity)
+        stock.reserve(
+            variant_id=line.variant_id,
+            quantity=line.quantity,
+            shop_id=variants[line.variant_id].shop_id,
+        )
 
     by_shop: dict[int, list[LineRequest]] = defaultdict(list)
     for line in lines:
@@ -194,7 +198,7 @@ def release_checkout(*, checkout_id: int, status: str = Checkout.Status.EXPIRED)
     now = timezone.now()
     for order in checkout.orders.prefetch_related("items"):
         for item in order.items.all():
-            stock.release(variant_id=item.variant_id, quantity=item.quantity)
+            stock.release(variant_id=item.variant_id, quantity=item.quantity, shop_id=order.shop_id)
         order.status = Order.Status.CANCELLED
         order.cancelled_at = now
         order.save(update_fields=["status", "cancelled_at", "updated_at"])

@@ -251,17 +251,19 @@ def give_back_released(*, checkout: Checkout) -> None:
     if not enabled():
         return
     held = (
-        FlashReservation.objects.filter(checkout=checkout, deal_id__isnull=True)
-        .values_list("variant_id", "quantity", "buyer_id")
+        FlashReservation.objects.filter(checkout=checkout)
+        .values_list("variant_id", "quantity", "buyer_id", "deal_id")
         .first()
     )
     if held is None:
         return
-    variant_id, quantity, buyer_id = held
+    variant_id, quantity, buyer_id, deal_id = held
+    # A deal's buyer count is the deal's (live gives the deal's units back).
+    counted = 0 if deal_id else buyer_id
     token = store.generation(variant_id)  # read under the row lock priming also takes
     transaction.on_commit(
         lambda: store.give_back(
-            variant_id=variant_id, quantity=quantity, buyer_id=buyer_id, token=token
+            variant_id=variant_id, quantity=quantity, buyer_id=counted, token=token
         ),
         robust=True,
     )

@@ -157,13 +157,16 @@ return 1
 
 # An unpaid checkout gave its units back in PostgreSQL: give them back here too, unless the
 # variant was primed since (that priming read PostgreSQL with the units already back).
-# KEYS: stock, gen, buyers. ARGV: token seen in the release's transaction, quantity, buyer.
+# KEYS: stock, gen, buyers. ARGV: token seen in the release's transaction, quantity, buyer
+# (0: a deal's reservation, whose buyer count is the deal's).
 _GIVE_BACK = """
 if ARGV[1] == '' or redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('INCRBY', KEYS[1], tonumber(ARGV[2]))
-local held = tonumber(redis.call('HINCRBY', KEYS[3], ARGV[3], -tonumber(ARGV[2])))
-if held <= 0 then redis.call('HDEL', KEYS[3], ARGV[3]) end
+if ARGV[3] ~= '0' then
+  local held = tonumber(redis.call('HINCRBY', KEYS[3], ARGV[3], -tonumber(ARGV[2])))
+  if held <= 0 then redis.call('HDEL', KEYS[3], ARGV[3]) end
+end
 return 1
 """
 

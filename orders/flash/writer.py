@@ -27,6 +27,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from shops import tab_cache
 from shops.models import Product, Shop, Variant
 
 from ..checkout.services import platform_fee
@@ -135,6 +136,7 @@ def _write(entries: list[store.Entry]) -> list[tuple[store.Entry, str, int]]:
         )
         if updated != 1:  # we hold the lock and counted from it: cannot happen
             raise RuntimeError(f"stock of variant {variant_id} moved under its lock")
+    tab_cache.changed({variants[vid].shop_id for vid in taken})
     rows = _create_checkouts(accepted, variants)
     if hook and deal_claims:
         pairs = zip(accepted, rows, strict=True)

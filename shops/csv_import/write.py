@@ -19,7 +19,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 
-from .. import services
+from .. import services, tab_cache
 from ..csv_format import (
     BODY,
     CATEGORY,
@@ -90,6 +90,7 @@ def _validate(obj, *, row: int, column: str, exclude: Iterable[str] = ()) -> Non
 
 def write_plans(plans: list[ProductPlan], *, shop: Shop, report: ImportReport) -> None:
     _BulkWriter(shop=shop, report=report).write(plans)
+    tab_cache.changed(shop.pk)  # bulk writes send no save signals
 
 
 class _BulkWriter:

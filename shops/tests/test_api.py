@@ -706,3 +706,66 @@ def test_schema_and_docs_pages_are_served():
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"swagger" in docs.content.lower()
+
+
+# --- the tab from the cache ----------------------------------------------------------------
+
+
+def _tab(shop, **params):
+    return client_for().get(f"{API}/creators/{shop.owner.handle}/shopping-tab/", params)
+
+
+def test_a_cached_tab_costs_no_query(shop, product, django_assert_num_queries):
+    first = _tab(shop).json()
+    with django_assert_num_queries(0):
+        again = _tab(shop).json()
+    assert again == first
+    assert [c["title"] for c in again["results"]] == ["Linen Shirt"]
+
+
+def test_a_price_change_shows_on_the_next_request(
+    shop, product, django_capture_on_commit_callbacks
+):
+    assert _tab(shop).json()["results"][0]["min_price_amount"] == 1500
+    variant = product.variants.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.save_variant(product=product, by=shop.owner, variant=variant, price_amount=990)
+    assert _tab(shop).json()["results"][0]["min_price_amount"] == 990
+
+
+def test_a_suspended_shop_is_gone_from_the_cache_at_once(
+    shop, product, django_capture_on_commit_callbacks
+):
+    from shopfeed.accounts.tests.factories import UserFactory
+
+    assert _tab(shop).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        services.suspend_shop(shop=shop, reason="Counterfeits", by=UserFactory(is_staff=True))
+    assert _tab(shop).status_code == 404
+
+
+def test_a_new_tab_order_shows_on_the_next_request(
+    shop, product, django_capture_on_commit_callbacks
+):
+    other = listed_product(shop, title="Wool Hat")
+    assert len(_tab(shop).json()["results"]) == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        services.arrange_tab(shop=shop, by=shop.owner, order=[other.pk, product.pk])
+    assert [c["title"] for c in _tab(shop).json()["results"]] == ["Wool Hat", "Linen Shirt"]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.arrange_tab(shop=shop, by=shop.owner, order=[product.pk, other.pk])
+    assert [c["title"] for c in _tab(shop).json()["results"]] == ["Linen Shirt", "Wool Hat"]
+
+
+def test_without_redis_the_tab_is_cached_in_djangos_cache_the_same_way(
+    shop, product, settings, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    settings.REDIS_URL = ""  # shops.tab_cache falls back to Django's cache
+    assert _tab(shop).json()["results"][0]["min_price_amount"] == 1500
+    with django_assert_num_queries(0):
+        assert _tab(shop).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        services.save_variant(
+            product=product, by=shop.owner, variant=product.variants.get(), price_amount=700
+        )
+    assert _tab(shop).json()["results"][0]["min_price_amount"] == 700

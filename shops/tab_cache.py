@@ -1,0 +1,154 @@
+"""The shopping tab API served from the cache behind a version number per shop: every write
+that changes a card (product, variant, price, stock, image, tab order, shop status) moves the
+shop's version, before its commit and again after it, so the next request reads fresh rows and
+no request serves a page older than the last committed change.
+
+Writes reach `changed()` two ways: saves and deletes of the card's models through the
+receivers below (services, the admin), and explicit calls where rows change by queryset
+update or bulk write (stock reservations in orders, the flash writer, the CSV import,
+thumbnails, image and tab order).
+
+With Redis (REDIS_URL) a request finds its page in one round trip: a Lua script follows
+handle -> shop -> version -> page. The page is stored rendered (JSON bytes). Without Redis,
+Django's cache holds the same keys, a lookup at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+from .models import Product, ProductImage, Shop, Variant
+
+_LOOKUP = """
+local sid = redis.call('GET', KEYS[1])
+if not sid then return {0} end
+local v = redis.call('GET', ARGV[1] .. ':v:' .. sid)
+if not v then
+  v = ARGV[3]
+  redis.call('SET', ARGV[1] .. ':v:' .. sid, v, 'NX')
+  v = redis.call('GET', ARGV[1] .. ':v:' .. sid)
+end
+local key = ARGV[1] .. ':p:' .. sid .. ':' .. v .. ':' .. ARGV[2]
+local page = redis.call('GET', key)
+if not page then return {1, sid, key} end
+return {2, sid, key, page}
+"""
+
+
+@dataclass(frozen=True)
+class Found:
+    shop_id: int | None  # None: the handle is not known to the cache
+    key: str = ""  # where the page is (or goes)
+    page: bytes | None = None
+
+
+def _prefix() -> str:
+    return settings.SHOPPING_TAB_CACHE_PREFIX
+
+
+def _digest(host: str, path: str) -> str:
+    return hashlib.sha256(f"{host}\n{path}".encode()).hexdigest()[:32]
+
+
+@lru_cache(maxsize=4)
+def _redis(url: str):
+    import redis
+    from redis.maint_notifications import MaintNotificationsConfig
+
+    client = redis.Redis.from_url(
+        url, maint_notifications_config=MaintNotificationsConfig(enabled=False)
+    )
+    return client, client.register_script(_LOOKUP)
+
+
+def _uses_redis() -> bool:
+    return bool(settings.REDIS_URL)
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+def lookup(*, handle: str, host: str, path: str) -> Found:
+    """The cached page of this request, or where to put it once built."""
+    digest = _digest(host, path)
+    if _uses_redis():
+        client, script = _redis(settings.REDIS_URL)
+        handle_key = f"{_prefix()}:h:{handle.lower()}"
+        got = script(keys=[handle_key], args=[_prefix(), digest, time.time_ns()], client=client)
+        if got[0] == 0:
+            return Found(shop_id=None)
+        return Found(shop_id=int(got[1]), key=got[2].decode(), page=got[3] if got[0] == 2 else None)
+    shop_id = cache.get(f"{_prefix()}:h:{handle.lower()}")
+    if shop_id is None:
+        return Found(shop_id=None)
+    cache.add(f"{_prefix()}:v:{shop_id}", time.time_ns(), timeout=None)
+    version = cache.get(f"{_prefix()}:v:{shop_id}")
+    key = f"{_prefix()}:p:{shop_id}:{version}:{digest}"
+    return Found(shop_id=shop_id, key=key, page=cache.get(key))
+
+
+def remember_shop(handle: str, shop_id: int) -> None:
+    # A handle that moves to another user is followed within this time.
+    key, ttl = f"{_prefix()}:h:{handle.lower()}", settings.SHOPPING_TAB_HANDLE_SECONDS
+    if _uses_redis():
+        _redis(settings.REDIS_URL)[0].set(key, shop_id, ex=ttl)
+    else:
+        cache.set(key, shop_id, timeout=ttl)
+
+
+def put_page(key: str, page: bytes) -> None:
+    ttl = settings.SHOPPING_TAB_CACHE_SECONDS
+    if _uses_redis():
+        _redis(settings.REDIS_URL)[0].set(key, page, ex=ttl)
+    else:
+        cache.set(key, page, timeout=ttl)
+
+
+# --- writes ----------------------------------------------------------------------------------
+
+
+def changed(shop_ids: int | Iterable[int]) -> None:
+    """A card of these shops changed: their tabs are read afresh."""
+    ids = {shop_ids} if isinstance(shop_ids, int) else set(shop_ids)
+    if ids:
+        # Now, so that this transaction's own next read misses too; and after the commit,
+        # since a request meanwhile may have cached the rows as they were before it.
+        _bump(ids)
+        transaction.on_commit(lambda: _bump(ids), robust=True)
+
+
+def _bump(shop_ids: set[int]) -> None:
+    version = time.time_ns()
+    keys = {f"{_prefix()}:v:{sid}": version for sid in shop_ids}
+    if _uses_redis():
+        _redis(settings.REDIS_URL)[0].mset(keys)
+    else:
+        cache.set_many(keys, timeout=None)
+
+
+def _on_write(sender, instance, **kwargs) -> None:
+    if isinstance(instance, Shop):
+        changed(instance.pk)
+    elif isinstance(instance, Product | Variant):
+        changed(instance.shop_id)
+    elif isinstance(instance, ProductImage):
+        shop_id = Product.objects.filter(pk=instance.product_id).values_list("shop_id", flat=True)
+        changed(list(shop_id))
+
+
+def connect() -> None:
+    """shops/apps.py calls this at startup: saves and deletes of what a card shows."""
+    for model in (Shop, Product, Variant, ProductImage):
+        post_save.connect(_on_write, sender=model, dispatch_uid=f"tab_cache.save.{model.__name__}")
+        post_delete.connect(
+            _on_write, sender=model, dispatch_uid=f"tab_cache.delete.{model.__name__}"
+        )
