@@ -520,6 +520,13 @@ CELERY_BEAT_SCHEDULE["refresh-active-feeds"] = {
     "schedule": 600.0,
     "options": {"expires": 600.0},
 }
+# "Download my data" archives stay downloadable this many days, then file and row are deleted.
+DATA_EXPORT_DAYS = env.int("DATA_EXPORT_DAYS", default=7)
+CELERY_BEAT_SCHEDULE["expire-data-exports"] = {
+    "task": "shopfeed.accounts.privacy.tasks.expire_data_exports_task",
+    "schedule": 3600.0,
+    "options": {"expires": 3600.0},
+}
 # Watch-event batches (the page's beacons) a client may send, per user or address.
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["feed_watch"] = env.str(
     "THROTTLE_FEED_WATCH_RATE", default="30/min"

@@ -11,3 +11,10 @@ class ShopsConfig(AppConfig):
 
         # Pillow warns above this many pixels and refuses above twice as many.
         Image.MAX_IMAGE_PIXELS = settings.IMAGE_MAX_PIXELS
+
+        # A seller who deletes their account: the shop closes, its orders stay.
+        from shopfeed.accounts.privacy.registry import register_eraser
+
+        from .privacy import close_shop_of
+
+        register_eraser("shops", close_shop_of)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from django.urls import path
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
@@ -82,8 +81,16 @@ def _counts(video: Video, user) -> dict:
 
 
 PAGE_PARAMS = [
-    OpenApiParameter("page", OpenApiTypes.INT, description="Non-personalised feed: page number."),
-    OpenApiParameter("size", OpenApiTypes.INT, description=f"Videos a page, 1-{MAX_PAGE}."),
+    OpenApiParameter(
+        "page",
+        {"type": "integer", "minimum": 1, "maximum": 1000},
+        description="Non-personalised feed: page number.",
+    ),
+    OpenApiParameter(
+        "size",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+        description=f"Videos a page, 1-{MAX_PAGE}.",
+    ),
 ]
 
 
@@ -142,7 +149,14 @@ class FollowingView(generics.ListAPIView):
 
 @extend_schema(
     summary="Search videos by #hashtag or caption",
-    parameters=[OpenApiParameter("q", OpenApiTypes.STR, required=True)],
+    parameters=[
+        OpenApiParameter(
+            "q",
+            {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"},
+            required=True,
+            description="`#tag` for a hashtag, else words of the caption.",
+        )
+    ],
 )
 class SearchView(generics.ListAPIView):
     permission_classes = [AllowAny]
@@ -296,6 +310,8 @@ class WatchEventsView(APIView):
     )
     def post(self, request):
         data = request.data
+        if not hasattr(data, "get"):
+            raise ValidationError({"events": ['Send {"events": [...]}.']})
         if isinstance(data.get("events"), str):  # a beacon's form field
             try:
                 data = {"events": parsers.loads(data["events"])}

@@ -7,6 +7,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from shopfeed.serializers import StrictJSONTypes
 from shops.serializers import ProductCardSerializer
 
 from ..engagement.services import MAX_EVENTS_PER_BATCH, MAX_REPLAYS, MAX_WATCH_MS
@@ -103,7 +104,7 @@ class FeedPageSerializer(serializers.Serializer):
     results = FeedVideoSerializer(many=True)
 
 
-class CommentSerializer(serializers.Serializer):
+class CommentSerializer(StrictJSONTypes, serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     author = serializers.CharField(source="author.handle", read_only=True)
     text = serializers.CharField(max_length=COMMENT_MAX_LENGTH)
@@ -117,8 +118,17 @@ class CountsSerializer(serializers.Serializer):
     liked = serializers.BooleanField()
 
 
-class WatchEventSerializer(serializers.Serializer):
-    view_id = serializers.UUIDField(help_text="Random id the page drew when the video came on.")
+class TextUUIDField(serializers.UUIDField):
+    """A UUID written as text only (DRF would also read a number, even `false`, as one)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
+class WatchEventSerializer(StrictJSONTypes, serializers.Serializer):
+    view_id = TextUUIDField(help_text="Random id the page drew when the video came on.")
     video = serializers.IntegerField(min_value=1)
     watch_ms = serializers.IntegerField(
         min_value=0, max_value=MAX_WATCH_MS, help_text="Played so far in this view."
@@ -127,11 +137,11 @@ class WatchEventSerializer(serializers.Serializer):
     replays = serializers.IntegerField(min_value=0, max_value=MAX_REPLAYS, default=0)
 
 
-class WatchBatchSerializer(serializers.Serializer):
+class WatchBatchSerializer(StrictJSONTypes, serializers.Serializer):
     events = WatchEventSerializer(many=True, max_length=MAX_EVENTS_PER_BATCH)
 
 
-class FeedPreferenceSerializer(serializers.Serializer):
+class FeedPreferenceSerializer(StrictJSONTypes, serializers.Serializer):
     personalised = serializers.BooleanField()
     region = serializers.CharField(
         max_length=2, allow_blank=True, required=False, default="",
