@@ -7,7 +7,6 @@ import json
 import zipfile
 from datetime import timedelta
 
-from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
@@ -21,6 +20,7 @@ from shopfeed.errors import ShopFeedError
 
 from ..models import DataExport, Follow, User
 from . import registry
+from .references import references_to
 
 DELETE_CONFIRMATION = "DELETE"
 
@@ -142,18 +142,6 @@ def get_download(*, user, export_id) -> DataExport:
 # --- delete my account ----------------------------------------------------------------------
 
 
-def _references_to_user():
-    """(model, field) for every foreign key to the user model, across installed apps."""
-    for model in apps.get_models():
-        for field in model._meta.concrete_fields:
-            if (
-                field.is_relation
-                and field.related_model is User
-                and (field.many_to_one or field.one_to_one)
-            ):
-                yield model, field
-
-
 @transaction.atomic
 def delete_account(*, user: User, password: str, confirmation: str) -> None:
     if confirmation != DELETE_CONFIRMATION:
@@ -168,7 +156,7 @@ def delete_account(*, user: User, password: str, confirmation: str) -> None:
     for export in DataExport.objects.filter(user=user):
         if export.archive:
             export.archive.delete(save=False)
-    for model, field in list(_references_to_user()):
+    for model, field in list(references_to(User)):
         rows = model._base_manager.filter(**{field.name: user})
         if field.remote_field.on_delete is models.CASCADE:
             rows.delete()
