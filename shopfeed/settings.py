@@ -515,6 +515,8 @@ FEED_ACTIVE_HOURS = env.int("FEED_ACTIVE_HOURS", default=24)
 FEED_SEEN_HOURS = env.int("FEED_SEEN_HOURS", default=72)
 # The non-personalised list of a region is recomputed at most this often.
 FEED_POPULAR_CACHE_SECONDS = env.int("FEED_POPULAR_CACHE_SECONDS", default=120)
+# An anonymous visitor's For You page (the same for everyone in a region) is kept this long.
+FEED_ANONYMOUS_PAGE_SECONDS = env.int("FEED_ANONYMOUS_PAGE_SECONDS", default=10)
 CELERY_BEAT_SCHEDULE["refresh-active-feeds"] = {
     "task": "shopfeed.feed.ranking.tasks.refresh_active_feeds_task",
     "schedule": 600.0,
