@@ -239,7 +239,7 @@ class LikeView(APIView):
         engagement.like(user=request.user, video=video)
         return Response(_counts(video, request.user))
 
-    @extend_schema(summary="Take a like back", request=None, responses=CountsSerializer)
+    @extend_schema(summary="Take a like back", request=None, responses={200: CountsSerializer})
     def delete(self, request, video_id: int):
         video = _video(video_id)
         engagement.unlike(user=request.user, video=video)
@@ -304,7 +304,7 @@ class FollowView(APIView):
         engagement.follow_creator(user=request.user, creator=self._creator(handle))
         return Response({"following": True})
 
-    @extend_schema(summary="Unfollow a creator", request=None, responses=FOLLOW_RESPONSE)
+    @extend_schema(summary="Unfollow a creator", request=None, responses={200: FOLLOW_RESPONSE})
     def delete(self, request, handle: str):
         engagement.unfollow_creator(user=request.user, creator=self._creator(handle))
         return Response({"following": False})

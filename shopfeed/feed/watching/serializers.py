@@ -143,7 +143,11 @@ class WatchBatchSerializer(StrictJSONTypes, serializers.Serializer):
 
 class FeedPreferenceSerializer(StrictJSONTypes, serializers.Serializer):
     personalised = serializers.BooleanField()
-    region = serializers.CharField(
-        max_length=2, allow_blank=True, required=False, default="",
+    region = serializers.RegexField(
+        r"^([A-Za-z]{2})?$",
+        max_length=2,
+        allow_blank=True,
+        required=False,
+        default="",
         help_text="Two-letter country code; empty: guessed from the browser.",
-    )  # fmt: skip
+    )
