@@ -3,6 +3,8 @@ prefetches only (no query per item); input serializers only parse: rules are in 
 
 from __future__ import annotations
 
+import re
+
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -105,6 +107,8 @@ class FeedPageSerializer(serializers.Serializer):
 
 
 class CommentSerializer(StrictJSONTypes, serializers.Serializer):
+    """A comment on a video."""
+
     id = serializers.IntegerField(read_only=True)
     author = serializers.CharField(source="author.handle", read_only=True)
     text = serializers.CharField(max_length=COMMENT_MAX_LENGTH)
@@ -128,6 +132,8 @@ class TextUUIDField(serializers.UUIDField):
 
 
 class WatchEventSerializer(StrictJSONTypes, serializers.Serializer):
+    """One view's figures so far (cumulative)."""
+
     view_id = TextUUIDField(help_text="Random id the page drew when the video came on.")
     video = serializers.IntegerField(min_value=1)
     watch_ms = serializers.IntegerField(
@@ -138,15 +144,36 @@ class WatchEventSerializer(StrictJSONTypes, serializers.Serializer):
 
 
 class WatchBatchSerializer(StrictJSONTypes, serializers.Serializer):
+    """A batch of watch events (at most 50)."""
+
     events = WatchEventSerializer(many=True, max_length=MAX_EVENTS_PER_BATCH)
 
 
+REGION_PATTERN = r"^([A-Za-z]{2})?$"
+
+
+@extend_schema_field({"type": "string", "pattern": REGION_PATTERN, "maxLength": 2})
+class RegionField(serializers.Field):
+    """A two-letter country code, or empty (one schema, not DRF's blank-or-pattern oneOf)."""
+
+    default_error_messages = {
+        "invalid": "Region is a two-letter country code such as US or DE, or empty."
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not re.fullmatch(REGION_PATTERN, data):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
 class FeedPreferenceSerializer(StrictJSONTypes, serializers.Serializer):
+    """The viewer's control over For You."""
+
     personalised = serializers.BooleanField()
-    region = serializers.RegexField(
-        r"^([A-Za-z]{2})?$",
-        max_length=2,
-        allow_blank=True,
+    region = RegionField(
         required=False,
         default="",
         help_text="Two-letter country code; empty: guessed from the browser.",
