@@ -89,6 +89,8 @@ class FeedVideoSerializer(serializers.Serializer):
     @extend_schema_field(TaggedProductSerializer(many=True))
     def get_products(self, video) -> list[dict]:
         products = [t.product for t in video.tagged_products.all() if t.product is not None]
+        if not products:  # most videos: no serializer to build
+            return []
         return TaggedProductSerializer(products, many=True, context=self.context).data
 
     @extend_schema_field(ReasonSerializer(many=True))
