@@ -26,6 +26,7 @@ migrate: venv
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py seed_gifts
+	$(BIN)/python manage.py seed_feed_demo
 	$(BIN)/python manage.py seed_live_demo
 	$(BIN)/python manage.py seed_coin_packs
 	$(BIN)/python manage.py seed_videos

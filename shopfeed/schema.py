@@ -32,6 +32,11 @@ class AutoSchema(openapi.AutoSchema):
         errors = {"400": ValidationErrorSerializer, "401": ErrorSerializer, "429": ErrorSerializer}
         if "{" in self.path or self._is_list_view():
             errors["404"] = ErrorSerializer
+        if any(
+            isinstance(p, type) and issubclass(p, IsAuthenticated)
+            for p in getattr(self.view, "permission_classes", ())
+        ):
+            errors["403"] = ErrorSerializer  # anonymous callers of a signed-in-only view
         if self.method not in SAFE_METHODS:
             errors.update({code: ErrorSerializer for code in ("403", "404", "409", "413", "415")})
         elif any(issubclass(p, IsAuthenticated) for p in self.view.permission_classes):

@@ -657,10 +657,19 @@ FEED_ACTIVE_HOURS = env.int("FEED_ACTIVE_HOURS", default=24)
 FEED_SEEN_HOURS = env.int("FEED_SEEN_HOURS", default=72)
 # The non-personalised list of a region is recomputed at most this often.
 FEED_POPULAR_CACHE_SECONDS = env.int("FEED_POPULAR_CACHE_SECONDS", default=120)
+# An anonymous visitor's For You page (the same for everyone in a region) is kept this long.
+FEED_ANONYMOUS_PAGE_SECONDS = env.int("FEED_ANONYMOUS_PAGE_SECONDS", default=10)
 CELERY_BEAT_SCHEDULE["refresh-active-feeds"] = {
     "task": "shopfeed.feed.ranking.tasks.refresh_active_feeds_task",
     "schedule": 600.0,
     "options": {"expires": 600.0},
+}
+# "Download my data" archives stay downloadable this many days, then file and row are deleted.
+DATA_EXPORT_DAYS = env.int("DATA_EXPORT_DAYS", default=7)
+CELERY_BEAT_SCHEDULE["expire-data-exports"] = {
+    "task": "shopfeed.accounts.privacy.tasks.expire_data_exports_task",
+    "schedule": 3600.0,
+    "options": {"expires": 3600.0},
 }
 # Watch-event batches (the page's beacons) a client may send, per user or address.
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["feed_watch"] = env.str(

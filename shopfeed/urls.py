@@ -22,6 +22,7 @@ urlpatterns = [
     path("accounts/signup/", account_views.signup, name="signup"),
     path("accounts/login/", account_views.LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("account/privacy/", include("shopfeed.accounts.privacy.urls")),
     path("@<str:handle>/follow/", account_views.follow_toggle, name="follow"),
     path("api/v1/", include("shopfeed.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

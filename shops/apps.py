@@ -15,3 +15,9 @@ class ShopsConfig(AppConfig):
         from . import tab_cache
 
         tab_cache.connect()
+        # A seller who deletes their account: the shop closes, its orders stay.
+        from shopfeed.accounts.privacy.registry import register_eraser
+
+        from .privacy import close_shop_of
+
+        register_eraser("shops", close_shop_of)

@@ -9,4 +9,8 @@ class FeedConfig(AppConfig):
 
     def ready(self):
         # Celery finds `shopfeed.feed.tasks`; the ranker's tasks live with the ranker.
+        from .engagement import privacy
         from .ranking import tasks  # noqa: F401
+
+        # "Download my data" and "delete my account" (shopfeed.accounts.privacy).
+        privacy.connect()

@@ -211,11 +211,17 @@
 
   // --- slides ----------------------------------------------------------------------------------
 
-  function actionButton(className, label, n) {
-    return el("button", { type: "button", className: "act " + className, "aria-label": label }, [
-      el("span", { className: "icon", "aria-hidden": "true" }),
-      el("span", { className: "n", text: n === undefined ? label : count(n) }),
-    ]);
+  // A count button reads "12 likes" (visible "12", the noun for screen readers); the others
+  // show their label.
+  function actionButton(className, label, n, noun) {
+    var children = [el("span", { className: "icon", "aria-hidden": "true" })];
+    if (n === undefined) {
+      children.push(el("span", { className: "n", text: label }));
+    } else {
+      children.push(el("span", { className: "n", text: count(n) }));
+      children.push(el("span", { className: "sr-only", text: " " + noun }));
+    }
+    return el("button", { type: "button", className: "act " + className }, children);
   }
 
   function buildSlide(video) {
@@ -255,7 +261,7 @@
       });
       meta.appendChild(row);
     }
-    var like = actionButton("like-btn", "Like", video.like_count);
+    var like = actionButton("like-btn", "Like", video.like_count, "likes");
     like.setAttribute("aria-pressed", String(video.liked));
     like.addEventListener("click", function () {
       if (!signedIn) return toLogin(video.id);
@@ -265,12 +271,12 @@
         like.querySelector(".n").textContent = count(c.like_count);
       }).catch(function (err) { say(err.message); });
     });
-    var comments = actionButton("comment-btn", "Comments", video.comment_count);
+    var comments = actionButton("comment-btn", "Comments", video.comment_count, "comments");
     comments.addEventListener("click", function () { commentsSheet(video, slide); });
-    var share = actionButton("share-btn", "Share", video.share_count);
+    var share = actionButton("share-btn", "Share", video.share_count, "shares");
     share.addEventListener("click", function () { shareSheet(video, slide); });
-    var why = actionButton("why-btn", "Why am I seeing this?");
-    why.querySelector(".n").textContent = "Why?";
+    var why = actionButton("why-btn", "Why?");
+    why.setAttribute("title", "Why am I seeing this?");
     why.addEventListener("click", function () { whySheet(video); });
     var actions = el("div", { className: "actions" }, [like, comments, share, why]);
     if (signedIn) {

@@ -90,9 +90,9 @@ def popular_page(*, region: str, page: int, size: int) -> FeedPage:
 def why(*, user_id: int | None, video_id: int, region: str, personalised: bool) -> list[dict]:
     """The reasons the ranker gave the viewer for this video (empty: it did not pick it)."""
     if personalised and user_id is not None:
-        stored = store.reasons_for(user_id, [video_id])
-        if video_id in stored:
-            return stored[video_id]
+        # Only what the ranker stored for this viewer: a video they opened from a link, a
+        # search or Following was not the ranker's choice.
+        return store.reasons_for(user_id, [video_id]).get(video_id, [])
     return dict(popular_ranked(region)).get(video_id, [])
 
 

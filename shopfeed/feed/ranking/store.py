@@ -132,9 +132,15 @@ def forget_user(user_id: int) -> None:
 def flush_all() -> None:
     """Drop every feed key (tests: user ids restart with each test database)."""
     c = client()
-    keys = list(c.scan_iter("feed:*", count=1000))
-    if keys:
-        c.delete(*keys)
+    # ... and the anonymous pages kept in the Django cache (same Redis, the cache's prefix).
+    for pattern in ("feed:*", "*:feed:anon-page:*"):
+        keys = list(c.scan_iter(pattern, count=1000))
+        if keys:
+            c.delete(*keys)
+    if not settings.REDIS_URL:
+        from django.core.cache import cache
+
+        cache.clear()
 
 
 class _LocalStore:

@@ -345,3 +345,14 @@ def test_a_feed_item_shows_its_products_with_their_variants(api):
          "currency": variant.currency, "in_stock": True}
     ]  # fmt: skip
     assert item["share_url"].endswith(f"/v/{tag.video_id}/")
+
+
+def test_an_anonymous_for_you_page_is_rendered_once_for_a_crowd(django_assert_num_queries):
+    from rest_framework.test import APIClient
+
+    VideoFactory()
+    first = APIClient().get("/api/v1/feed/for-you/").json()
+    with django_assert_num_queries(0):
+        again = APIClient().get("/api/v1/feed/for-you/").json()
+    assert again == first
+    assert first["personalised"] is False

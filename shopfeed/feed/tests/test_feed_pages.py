@@ -57,3 +57,23 @@ def test_the_ranking_parameters_page_states_the_weights(client):
     for phrase in ("creators you follow", "Similarity", "Rising", "fair first audience",
                    "Popular in your region", "switch personalisation off"):  # fmt: skip
         assert phrase in body
+
+
+def test_staff_can_review_and_delete_comments_in_the_admin(client):
+    from shopfeed.feed.engagement.services import add_comment
+    from shopfeed.feed.models import VideoComment
+
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    video = VideoFactory()
+    comment = add_comment(author=UserFactory(), video=video, text="Rude words")
+    client.force_login(staff)
+    for path in ("videocomment", "videoview", "feedpreference", "videopurchase"):
+        assert client.get(f"/admin/feed/{path}/").status_code == 200
+    response = client.post(
+        "/admin/feed/videocomment/",
+        {"action": "delete_comments", "_selected_action": [comment.pk]},
+    )
+    assert response.status_code == 302
+    assert not VideoComment.objects.exists()
+    video.refresh_from_db()
+    assert video.comment_count == 0

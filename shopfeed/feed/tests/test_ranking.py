@@ -188,3 +188,12 @@ def test_a_celery_worker_precomputes_for_you_into_redis(celery_worker, populatio
     ids = for_you_ids(signed_in(viewer), size=5)
     assert len(ids) == 5
     assert store.client().zcard(f"feed:fy:{viewer.pk}") == stored - 5
+
+
+def test_why_is_empty_for_a_video_the_ranker_did_not_pick_for_the_viewer(population):
+    viewer = UserFactory()
+    seen = population["fashion"][0]
+    watch(viewer, seen, through=True)  # watched: the ranker leaves it out
+    client = signed_in(viewer)
+    assert seen.pk not in for_you_ids(client, size=30)
+    assert client.get(f"/api/v1/feed/videos/{seen.pk}/why/").json()["reasons"] == []

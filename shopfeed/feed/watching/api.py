@@ -4,9 +4,10 @@ the viewer's feed settings. Views parse, call a service or selector, render."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.cache import cache
 from django.shortcuts import get_object_or_404
 from django.urls import path
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
@@ -23,7 +24,7 @@ from shopfeed.throttling import AnonThrottle, UserThrottle, _LiveSettings
 
 from ..engagement import selectors as viewer_selectors
 from ..engagement import services as engagement
-from ..models import Video
+from ..models import Video, VideoComment
 from ..ranking import services as ranking
 from . import selectors
 from .serializers import (
@@ -82,8 +83,16 @@ def _counts(video: Video, user) -> dict:
 
 
 PAGE_PARAMS = [
-    OpenApiParameter("page", OpenApiTypes.INT, description="Non-personalised feed: page number."),
-    OpenApiParameter("size", OpenApiTypes.INT, description=f"Videos a page, 1-{MAX_PAGE}."),
+    OpenApiParameter(
+        "page",
+        {"type": "integer", "minimum": 1, "maximum": 1000},
+        description="Non-personalised feed: page number.",
+    ),
+    OpenApiParameter(
+        "size",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+        description=f"Videos a page, 1-{MAX_PAGE}.",
+    ),
 ]
 
 
@@ -103,6 +112,14 @@ class ForYouView(APIView):
         _, region, personalised = _viewer_context(request)
         size = _int_param(request, "size", DEFAULT_PAGE, 1, MAX_PAGE)
         page_number = _int_param(request, "page", 1, 1, 1000)
+        # Anonymous visitors of one region see the same page: it is kept a few seconds
+        # (FEED_ANONYMOUS_PAGE_SECONDS), so a crowd costs one rendering, not one each.
+        shared_key = None
+        if not request.user.is_authenticated and settings.FEED_ANONYMOUS_PAGE_SECONDS:
+            shared_key = f"feed:anon-page:{request.get_host()}:{region}:{page_number}:{size}"
+            body = cache.get(shared_key)
+            if body is not None:
+                return Response(body)
         if personalised:
             page = ranking.for_you_page(user_id=request.user.pk, region=region, size=size)
             next_url = request.build_absolute_uri(f"?size={size}") if page.has_more else None
@@ -115,14 +132,15 @@ class ForYouView(APIView):
             )
         videos = selectors.videos_in_order(page.video_ids, viewer=request.user)
         context = {"request": request, "reasons": page.reasons}
-        return Response(
-            {
-                "personalised": page.personalised,
-                "region": region,
-                "next": next_url,
-                "results": FeedVideoSerializer(videos, many=True, context=context).data,
-            }
-        )
+        body = {
+            "personalised": page.personalised,
+            "region": region,
+            "next": next_url,
+            "results": FeedVideoSerializer(videos, many=True, context=context).data,
+        }
+        if shared_key:
+            cache.set(shared_key, body, settings.FEED_ANONYMOUS_PAGE_SECONDS)
+        return Response(body)
 
 
 class FollowingPagination(CursorPagination):
@@ -137,12 +155,21 @@ class FollowingView(generics.ListAPIView):
     pagination_class = FollowingPagination
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator
+            return Video.objects.none()
         return selectors.following_videos(viewer=self.request.user)
 
 
 @extend_schema(
     summary="Search videos by #hashtag or caption",
-    parameters=[OpenApiParameter("q", OpenApiTypes.STR, required=True)],
+    parameters=[
+        OpenApiParameter(
+            "q",
+            {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"},
+            required=True,
+            description="`#tag` for a hashtag, else words of the caption.",
+        )
+    ],
 )
 class SearchView(generics.ListAPIView):
     permission_classes = [AllowAny]
@@ -150,6 +177,8 @@ class SearchView(generics.ListAPIView):
     pagination_class = Pagination
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator
+            return Video.objects.none()
         query = self.request.query_params.get("q", "").strip()
         if not query or len(query) > 100:
             raise ValidationError({"q": ["Search for 1-100 characters."]}, code="invalid")
@@ -210,7 +239,7 @@ class LikeView(APIView):
         engagement.like(user=request.user, video=video)
         return Response(_counts(video, request.user))
 
-    @extend_schema(summary="Take a like back", request=None, responses=CountsSerializer)
+    @extend_schema(summary="Take a like back", request=None, responses={200: CountsSerializer})
     def delete(self, request, video_id: int):
         video = _video(video_id)
         engagement.unlike(user=request.user, video=video)
@@ -222,6 +251,8 @@ class CommentsView(generics.ListAPIView):
     pagination_class = Pagination
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator
+            return VideoComment.objects.none()
         return selectors.comments_for(video=_video(self.kwargs["video_id"]))
 
     @extend_schema(summary="Comment on a video", responses={201: CommentSerializer})
@@ -273,7 +304,7 @@ class FollowView(APIView):
         engagement.follow_creator(user=request.user, creator=self._creator(handle))
         return Response({"following": True})
 
-    @extend_schema(summary="Unfollow a creator", request=None, responses=FOLLOW_RESPONSE)
+    @extend_schema(summary="Unfollow a creator", request=None, responses={200: FOLLOW_RESPONSE})
     def delete(self, request, handle: str):
         engagement.unfollow_creator(user=request.user, creator=self._creator(handle))
         return Response({"following": False})
@@ -296,6 +327,8 @@ class WatchEventsView(APIView):
     )
     def post(self, request):
         data = request.data
+        if not hasattr(data, "get"):
+            raise ValidationError({"events": ['Send {"events": [...]}.']})
         if isinstance(data.get("events"), str):  # a beacon's form field
             try:
                 data = {"events": parsers.loads(data["events"])}

@@ -3,10 +3,13 @@ prefetches only (no query per item); input serializers only parse: rules are in 
 
 from __future__ import annotations
 
+import re
+
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from shopfeed.serializers import StrictJSONTypes
 from shops.serializers import ProductCardSerializer
 
 from ..engagement.services import MAX_EVENTS_PER_BATCH, MAX_REPLAYS, MAX_WATCH_MS
@@ -86,6 +89,8 @@ class FeedVideoSerializer(serializers.Serializer):
     @extend_schema_field(TaggedProductSerializer(many=True))
     def get_products(self, video) -> list[dict]:
         products = [t.product for t in video.tagged_products.all() if t.product is not None]
+        if not products:  # most videos: no serializer to build
+            return []
         return TaggedProductSerializer(products, many=True, context=self.context).data
 
     @extend_schema_field(ReasonSerializer(many=True))
@@ -103,7 +108,9 @@ class FeedPageSerializer(serializers.Serializer):
     results = FeedVideoSerializer(many=True)
 
 
-class CommentSerializer(serializers.Serializer):
+class CommentSerializer(StrictJSONTypes, serializers.Serializer):
+    """A comment on a video."""
+
     id = serializers.IntegerField(read_only=True)
     author = serializers.CharField(source="author.handle", read_only=True)
     text = serializers.CharField(max_length=COMMENT_MAX_LENGTH)
@@ -117,8 +124,19 @@ class CountsSerializer(serializers.Serializer):
     liked = serializers.BooleanField()
 
 
-class WatchEventSerializer(serializers.Serializer):
-    view_id = serializers.UUIDField(help_text="Random id the page drew when the video came on.")
+class TextUUIDField(serializers.UUIDField):
+    """A UUID written as text only (DRF would also read a number, even `false`, as one)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
+class WatchEventSerializer(StrictJSONTypes, serializers.Serializer):
+    """One view's figures so far (cumulative)."""
+
+    view_id = TextUUIDField(help_text="Random id the page drew when the video came on.")
     video = serializers.IntegerField(min_value=1)
     watch_ms = serializers.IntegerField(
         min_value=0, max_value=MAX_WATCH_MS, help_text="Played so far in this view."
@@ -127,13 +145,38 @@ class WatchEventSerializer(serializers.Serializer):
     replays = serializers.IntegerField(min_value=0, max_value=MAX_REPLAYS, default=0)
 
 
-class WatchBatchSerializer(serializers.Serializer):
+class WatchBatchSerializer(StrictJSONTypes, serializers.Serializer):
+    """A batch of watch events (at most 50)."""
+
     events = WatchEventSerializer(many=True, max_length=MAX_EVENTS_PER_BATCH)
 
 
-class FeedPreferenceSerializer(serializers.Serializer):
+REGION_PATTERN = r"^([A-Za-z]{2})?$"
+
+
+@extend_schema_field({"type": "string", "pattern": REGION_PATTERN, "maxLength": 2})
+class RegionField(serializers.Field):
+    """A two-letter country code, or empty (one schema, not DRF's blank-or-pattern oneOf)."""
+
+    default_error_messages = {
+        "invalid": "Region is a two-letter country code such as US or DE, or empty."
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not re.fullmatch(REGION_PATTERN, data):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class FeedPreferenceSerializer(StrictJSONTypes, serializers.Serializer):
+    """The viewer's control over For You."""
+
     personalised = serializers.BooleanField()
-    region = serializers.CharField(
-        max_length=2, allow_blank=True, required=False, default="",
+    region = RegionField(
+        required=False,
+        default="",
         help_text="Two-letter country code; empty: guessed from the browser.",
-    )  # fmt: skip
+    )

@@ -45,9 +45,8 @@ def for_you(request):
     return _feed(request, tab="for-you")
 
 
+@login_required
 def following(request):
-    if not request.user.is_authenticated:
-        return redirect(f"/accounts/login/?next={request.path}")
     return _feed(request, tab="following")
 
 
