@@ -5,12 +5,12 @@ from rest_framework import serializers
 from .models import Video, VideoProduct, VideoReport
 
 
-class CreatorSerializer(serializers.Serializer):
+class VideoCreatorSerializer(serializers.Serializer):
     handle = serializers.CharField(read_only=True)
     name = serializers.CharField(read_only=True)
 
 
-class TaggedProductSerializer(serializers.ModelSerializer):
+class VideoTagSerializer(serializers.ModelSerializer):
     id = serializers.IntegerField(source="product_id", read_only=True)
     title = serializers.CharField(source="product.title", read_only=True)
     url = serializers.SerializerMethodField()
@@ -31,9 +31,9 @@ class VideoSerializer(serializers.ModelSerializer):
     """A video as its viewers and its creator see it. `failure_reason` and `hidden_reason`
     are filled for the creator only."""
 
-    creator = CreatorSerializer(read_only=True)
+    creator = VideoCreatorSerializer(read_only=True)
     hashtags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
-    products = TaggedProductSerializer(source="tagged_products", many=True, read_only=True)
+    products = VideoTagSerializer(source="tagged_products", many=True, read_only=True)
     poster_url = serializers.SerializerMethodField()
     mp4_url = serializers.SerializerMethodField()
     hls_url = serializers.SerializerMethodField()
