@@ -56,6 +56,7 @@ logger = logging.getLogger(__name__)
 SWEEP_EVERY = 0.25  # seconds between a process's sweeps of its rooms' streaks
 CATALOGUE_SECONDS = 30.0  # the catalogue is reloaded this often (and when an unknown id comes)
 KEY_TTL = 2 * 24 * 3600  # a session's gift keys outlive any live
+LEVEL_SECONDS = 60.0  # a socket's supporter level is reloaded at most this often
 GIFT_EVENTS = frozenset({"gift", "gift.end", "gift.goal"})
 
 
@@ -278,6 +279,7 @@ class GiftRoom:
         finally:
             self._waiting -= 1
         await self._publish(ctx.session_id, user, gift, send_id, count, coins)
+        self.refresh_level(ctx, state.host_id, force=True)
         return {
             "send": send_id,
             "client_token": token,
@@ -336,6 +338,32 @@ class GiftRoom:
             ],
         )
         self.start_sweeper()
+
+    # -- supporter levels ---------------------------------------------------------------------
+
+    def refresh_level(self, ctx: RoomContext, host_id: int, *, force: bool = False) -> None:
+        """Have the viewer's supporter level (shown beside their chat name if they allow it)
+        loaded in the background: never awaited on the chat or gift path, at most every
+        LEVEL_SECONDS per socket, or after each of their sends (`force`)."""
+        user = ctx.user
+        if not getattr(user, "is_authenticated", False):
+            return
+        loaded_at = getattr(user, "_supporter_level_at", None)
+        now = time.monotonic()
+        if loaded_at is not None and (now - loaded_at < LEVEL_SECONDS and not force):
+            return
+        user._supporter_level_at = now
+        self.loop.create_task(self._load_level(user, host_id))
+
+    async def _load_level(self, user, host_id: int) -> None:
+        from .selectors import supporter_level
+
+        try:
+            user.supporter_level = await self.loop.run_in_executor(
+                self._executor, _with_db, supporter_level, {"user_id": user.pk, "host_id": host_id}
+            )
+        except Exception:  # a level shown a little later is no harm
+            logger.exception("live gifts: could not load a supporter level")
 
     # -- streaks ----------------------------------------------------------------------------------
 

@@ -342,3 +342,27 @@ def test_a_sender_past_the_gift_rate_is_told_to_slow_down(room, rose, ana, ws_co
     assert all("Slow down" in e["data"]["detail"] for e in refused)
     assert wallet.wallet_balance(ana) == 500 - accepted
     assert GiftSend.objects.filter(sender=ana).count() == accepted
+
+
+def test_the_supporter_level_shows_beside_a_chat_name_only_if_the_viewer_allows_it(
+    room, crown, ana, bob, ws_connect
+):
+    update_gifting_settings(user=ana, show_supporter_level=True)  # Bob keeps the default: off
+    sockets = ws_connect(room.pk, user=ana), ws_connect(room.pk, user=bob)
+
+    async def chat_after_gift(s, token):
+        await s.expect("hello")
+        await s.send("gift.send", ref="g", **gift_frame(crown, token))
+        await ack_of(s)
+        await asyncio.sleep(0.5)  # the level loads in the background after the send
+        await s.send("chat.send", text="hi host")
+        got = await events_until(s, lambda got: any(e["type"] == "chat.message" for e in got))
+        return next(e for e in got if e["type"] == "chat.message")
+
+    async def scenario():
+        async with sockets[0] as a, sockets[1] as b:
+            return await chat_after_gift(a, "lv-a"), await chat_after_gift(b, "lv-b")
+
+    ana_says, bob_says = run(scenario())
+    assert ana_says["data"]["user"]["level"] == 2  # 50 coins to this host: level 2 (10-99)
+    assert "level" not in bob_says["data"]["user"]

@@ -329,6 +329,7 @@
     const list = $("chat-list");
     if (list.querySelector(`[data-message-id="${msg.id}"]`)) return;
     const li = el("li", { "data-message-id": msg.id }, [
+      msg.user.level ? el("span", { class: "supporter-level", title: "Supporter level", text: `Lv ${msg.user.level}` }) : null,
       el("b", { text: msg.user.name || msg.user.handle }), " ", el("span", { text: msg.text }),
     ]);
     if (cfg.is_host && msg.user.handle !== cfg.me) {
