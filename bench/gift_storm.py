@@ -115,7 +115,10 @@ async def _viewers(port: int, path: str, n: int) -> None:
     viewers = [v for v in await asyncio.gather(*(one() for _ in range(n))) if v is not None]
     print(f"ready {len(viewers)}", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    while time.monotonic() - stats["last"] < 3:
+    # Until 3 s of quiet, or 40 s at most (a server far behind is still sending: what has not
+    # arrived by then counts as lost).
+    told = time.monotonic()
+    while time.monotonic() - stats["last"] < 3 and time.monotonic() - told < 40:
         await asyncio.sleep(0.2)
     print(
         "result "
@@ -409,7 +412,7 @@ def _once(label, port, viewer_path, sender_paths, trigger, n, clients, rate, sec
         for v in viewers:
             v.stdin.write("done\n")
             v.stdin.flush()
-        seen = [json.loads(_read_line(v, "result ", 60)) for v in viewers]
+        seen = [json.loads(_read_line(v, "result ", 90)) for v in viewers]
     finally:
         for p in [*viewers, *([sender] if sender else [])]:
             _stop(p)
