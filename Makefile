@@ -25,6 +25,7 @@ migrate: venv
 
 seed: migrate
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_gifts
 	$(BIN)/python manage.py seed_live_demo
 
 # Web (ASGI: HTTP + WebSocket), a real Celery worker and beat, and localstripe, under honcho.

@@ -11,7 +11,15 @@ import platform
 import sys
 import time
 
-BENCHMARKS = ("shopping_tab", "flash_sale", "fanout", "join_storm", "room_chat", "gift_storm")
+BENCHMARKS = (
+    "shopping_tab",
+    "flash_sale",
+    "gift_sends",
+    "fanout",
+    "join_storm",
+    "room_chat",
+    "gift_storm",
+)
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:

@@ -16,6 +16,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from orders.ledger.models import LedgerAccount
 from shopfeed.images import UploadedImageField
 
 from .assets import validate_animation
@@ -108,6 +109,9 @@ class GiftSend(models.Model):
         related_name="sends",
     )
     created_at = models.DateTimeField(default=timezone.now)
+
+    # Not stored: True on the send `send_gift` returns for a resend of a used client token.
+    replayed = False
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -220,3 +224,18 @@ class GiftingEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} for user {self.user_id}"
+
+
+class CoinWalletManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(kind=LedgerAccount.Kind.COIN_WALLET, currency="COIN")
+
+
+class CoinWallet(LedgerAccount):
+    """Users' coin wallets: the ledger accounts of kind COIN_WALLET, for staff's admin."""
+
+    objects = CoinWalletManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "coin wallet"

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 
 from orders.ledger import services as ledger
-from orders.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from orders.ledger.models import LedgerAccount, LedgerTransaction
 from shopfeed.errors import NotAllowed, ShopFeedError
 
 from .errors import InsufficientCoins
@@ -55,17 +55,6 @@ def diamonds_balance(user) -> int:
         kind=Kind.CREATOR_DIAMONDS, currency=COIN, user=user
     ).first()
     return ledger.current_balance(acct) if acct else 0
-
-
-def wallet_history(user):
-    """The user's wallet entries, newest first, with their transactions (one query)."""
-    return (
-        LedgerEntry.objects.filter(
-            account__kind=Kind.COIN_WALLET, account__currency=COIN, account__user=user
-        )
-        .select_related("transaction")
-        .order_by("-pk")
-    )
 
 
 def _positive_coins(coins) -> int:

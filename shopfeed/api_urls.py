@@ -9,4 +9,5 @@ urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="token"),
     path("live/ws-ticket/", WebSocketTicketView.as_view(), name="live-ws-ticket"),
     path("", include("shops.api")),
+    path("", include("gifts.api")),
 ]

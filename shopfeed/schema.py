@@ -8,7 +8,7 @@ stay on for browsers, but a form cannot say whether "1" is a number or a string)
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import force_instance, is_serializer
 from rest_framework import serializers
-from rest_framework.permissions import SAFE_METHODS
+from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -34,6 +34,10 @@ class AutoSchema(openapi.AutoSchema):
             errors["404"] = ErrorSerializer
         if self.method not in SAFE_METHODS:
             errors.update({code: ErrorSerializer for code in ("403", "404", "409", "413", "415")})
+        elif any(issubclass(p, IsAuthenticated) for p in self.view.permission_classes):
+            # A read for signed-in users only: without credentials DRF answers 403 (session
+            # authentication, first in line, sends no WWW-Authenticate challenge).
+            errors["403"] = ErrorSerializer
         return errors
 
     def map_parsers(self):

@@ -30,6 +30,7 @@ urlpatterns = [
     path("stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path("live/", include("live.urls")),
     path("", include("orders.urls")),
+    path("", include("gifts.urls")),
     path("", include("shops.urls")),
 ]
 

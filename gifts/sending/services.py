@@ -106,6 +106,7 @@ def _same_request(send: GiftSend, *, host, gift: Gift, count: int, session_id) -
 def _replay(existing: GiftSend, *, host, gift: Gift, count: int, session_id) -> GiftSend:
     if not _same_request(existing, host=host, gift=gift, count=count, session_id=session_id):
         raise ClientTokenReused()
+    existing.replayed = True
     return existing
 
 
@@ -131,6 +132,8 @@ def send_gift(
     gift = _active_gift(gift)
     if host is None or host.pk == sender.pk:
         raise SelfGift("You cannot send a gift to yourself.")
+    if not (host.is_creator and host.is_active):
+        raise GiftingError("Only creators can receive gifts.", code="not_a_creator")
     _check_ages(sender, host)
     send, _created = _post_send(
         sender=sender,

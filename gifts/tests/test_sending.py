@@ -167,6 +167,14 @@ def test_a_sender_without_a_birth_date_is_asked_for_it(host, rose):
 
 
 @pytest.mark.django_db
+def test_only_active_creators_receive_gifts(sender, rose):
+    for host in (AdultFactory(), AdultCreatorFactory(is_active=False)):
+        with pytest.raises(ShopFeedError, match="Only creators"):
+            send_gift(sender=sender, host=host, gift=rose, count=1, client_token="t")
+    assert wallet.wallet_balance(sender) == 1000
+
+
+@pytest.mark.django_db
 def test_nobody_gifts_themself(sender, rose):
     with pytest.raises(SelfGift):
         send_gift(sender=sender, host=sender, gift=rose, count=1, client_token="t")

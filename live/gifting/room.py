@@ -136,7 +136,9 @@ def _host(user_model, host_id: int):
         cached = _hosts.get(host_id)
     if cached is not None and now - cached[0] < CATALOGUE_SECONDS:
         return cached[1]
-    host = user_model._default_manager.only("pk", "birth_date").get(pk=host_id)
+    host = user_model._default_manager.only("pk", "birth_date", "is_creator", "is_active").get(
+        pk=host_id
+    )
     with _hosts_lock:
         if len(_hosts) > 10_000:
             _hosts.clear()

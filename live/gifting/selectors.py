@@ -13,12 +13,16 @@ from live.models import LiveSession
 from .room import gift_card
 
 
-def top_up_url() -> str | None:
-    """The coins page, where there is one."""
+def _url(name: str) -> str | None:
     try:
-        return reverse("gifts:coins")
+        return reverse(name)
     except NoReverseMatch:
         return None
+
+
+def top_up_url() -> str | None:
+    """The coins page, where there is one."""
+    return _url("gifts:coins")
 
 
 def gift_drawer(*, user, currency: str | None = None) -> dict:
@@ -33,6 +37,7 @@ def gift_drawer(*, user, currency: str | None = None) -> dict:
         "gifts": gifts,
         "balance": wallet.wallet_balance(user) if signed_in else None,
         "top_up_url": top_up_url(),
+        "settings_url": _url("gifts:settings"),
     }
 
 

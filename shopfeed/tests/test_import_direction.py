@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = {"shopfeed.accounts", "shops", "orders", "live"}
+APPS = {"shopfeed.accounts", "shops", "orders", "gifts", "live"}
 
 
 def _pattern(expression: str) -> re.Pattern[str]:
