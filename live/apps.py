@@ -19,3 +19,9 @@ class LiveConfig(AppConfig):
 
         # orders sits below live: it asks through this hook whether a sale was made in a room.
         register_source_validator(SaleSource.LIVE, sold_in_live_session)
+        # So does gifts, for a send that names a session from outside the room (the API).
+        from gifts.sending.hooks import register_session_resolver
+
+        from .gifting.services import session_host_for_gifts
+
+        register_session_resolver(session_host_for_gifts)
