@@ -56,7 +56,8 @@ logger = logging.getLogger(__name__)
 SWEEP_EVERY = 0.25  # seconds between a process's sweeps of its rooms' streaks
 CATALOGUE_SECONDS = 30.0  # the catalogue is reloaded this often (and when an unknown id comes)
 KEY_TTL = 2 * 24 * 3600  # a session's gift keys outlive any live
-LEVEL_SECONDS = 60.0  # a socket's supporter level is reloaded at most this often
+ACTIVE_FOR = 120.0  # a room is swept this long after the last gift this process saw in it
+LEVEL_SECONDS = 30.0  # a socket's supporter level is reloaded at most this often
 GIFT_EVENTS = frozenset({"gift", "gift.end", "gift.goal"})
 
 
@@ -211,6 +212,7 @@ class GiftRoom:
         self._board_tasks: dict[int, asyncio.Task] = {}
         self.hello_version: dict[int, int] = {}  # the board version in each room's cached hello
         self._sweeper: asyncio.Task | None = None
+        self._active: dict[int, float] = {}  # session -> when it last saw a gift
         self._scripts: dict[str, Any] = {}
         self._memory_lock = threading.Lock()
 
@@ -281,7 +283,7 @@ class GiftRoom:
         finally:
             self._waiting -= 1
         await self._publish(ctx.session_id, user, gift, send_id, count, coins)
-        self.refresh_level(ctx, state.host_id, force=True)
+        self.refresh_level(ctx, state.host_id)
         return {
             "send": send_id,
             "client_token": token,
@@ -339,20 +341,21 @@ class GiftRoom:
                 settings.LIVE_GIFT_ROOM_UPDATES,
             ],
         )
+        self._active[session_id] = time.monotonic()
         self.start_sweeper()
 
     # -- supporter levels ---------------------------------------------------------------------
 
-    def refresh_level(self, ctx: RoomContext, host_id: int, *, force: bool = False) -> None:
+    def refresh_level(self, ctx: RoomContext, host_id: int) -> None:
         """Have the viewer's supporter level (shown beside their chat name if they allow it)
-        loaded in the background: never awaited on the chat or gift path, at most every
-        LEVEL_SECONDS per socket, or after each of their sends (`force`)."""
+        loaded in the background: never awaited on the chat or gift path, and at most every
+        LEVEL_SECONDS per socket (not per send: the gift threads are for debits)."""
         user = ctx.user
         if not getattr(user, "is_authenticated", False):
             return
         loaded_at = getattr(user, "_supporter_level_at", None)
         now = time.monotonic()
-        if loaded_at is not None and (now - loaded_at < LEVEL_SECONDS and not force):
+        if loaded_at is not None and now - loaded_at < LEVEL_SECONDS:
             return
         user._supporter_level_at = now
         self.loop.create_task(self._load_level(user, host_id))
@@ -377,8 +380,14 @@ class GiftRoom:
         while True:
             await asyncio.sleep(SWEEP_EVERY)
             try:
-                for session_id in list(self.hub.rooms):
-                    await self.sweep(session_id)
+                # Rooms this process serves that saw a gift lately (its own sends, or any
+                # process's through the room's events): an open streak ends within the window.
+                now = time.monotonic()
+                for session_id, seen in list(self._active.items()):
+                    if now - seen > ACTIVE_FOR or session_id not in self.hub.rooms:
+                        del self._active[session_id]
+                    else:
+                        await self.sweep(session_id)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the next sweep tries again; delivery goes on
@@ -404,7 +413,6 @@ class GiftRoom:
 
     async def board(self, session_id: int) -> str:
         """The board as JSON text, as of at least every event this process handed out."""
-        self.start_sweeper()
         cached = self._boards.get(session_id)
         if cached is not None:
             return cached[1]
@@ -441,6 +449,8 @@ class GiftRoom:
         for ev in events:
             if not ev.text.startswith('{"type":"gift'):
                 continue
+            self._active[session_id] = time.monotonic()
+            self.start_sweeper()
             data = json.loads(ev.text)["data"]
             if "v" in data:
                 board = {"top": data["top"], "goal": data["goal"], "v": data["v"]}

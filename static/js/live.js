@@ -502,7 +502,7 @@
     renderLineup();
     renderDeal();
     if (typeof data.viewers === "number") setViewers(data.viewers);
-    if (data.gifts) applyBoard(data.gifts);
+    if (data.gifts) { boardV = -1; applyBoard(data.gifts); } // the server's board is the start
   }
 
   function setViewers(count) {
