@@ -282,7 +282,12 @@ class GiftRoom:
             )
         finally:
             self._waiting -= 1
-        await self._publish(ctx.session_id, user, gift, send_id, count, coins)
+        try:
+            await self._publish(ctx.session_id, user, gift, send_id, count, coins)
+        except Exception:
+            # The coins moved (committed): acknowledge it. The room missed its event; a resend
+            # with the same token publishes it (the per-send marker was never set).
+            logger.exception("live gifts: send %s committed but not published", send_id)
         self.refresh_level(ctx, state.host_id)
         return {
             "send": send_id,
@@ -421,7 +426,11 @@ class GiftRoom:
             task = self._board_tasks[session_id] = self.loop.create_task(
                 self._load_board(session_id)
             )
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except Exception:  # a hello without the board beats no hello; gift events bring it
+            logger.exception("live gifts: could not read the board of session %s", session_id)
+            return "null"
 
     async def _load_board(self, session_id: int) -> str:
         try:

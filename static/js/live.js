@@ -463,10 +463,16 @@
     }
     const payload = { gift: gift.id, count, client_token: newToken() };
     unacked.set(payload.client_token, payload);
-    send("gift.send", payload);
+    const ref = send("gift.send", payload);
+    if (ref) giftRefs.set(ref, payload.client_token);
   }
+  const giftRefs = new Map(); // frame ref -> client token, to settle a refused send
   function resendUnacked() {
-    for (const payload of unacked.values()) send("gift.send", payload);
+    giftRefs.clear();
+    for (const payload of unacked.values()) {
+      const ref = send("gift.send", payload);
+      if (ref) giftRefs.set(ref, payload.client_token);
+    }
   }
   function showGiftShort(needed) {
     const url = giftsCfg.top_up_url;
@@ -538,7 +544,7 @@
     gift: showGift,
     "gift.end": endStreak,
     "gift.goal": applyBoard,
-    "gift.ack": (d) => { unacked.delete(d.client_token); setBalance(d.balance); },
+    "gift.ack": (d) => { unacked.delete(d.client_token); giftRefs.delete(d.ref); setBalance(d.balance); },
     "session.started": () => setStatus("live"),
     "session.ended": () => setStatus("ended"),
     moderation: (d) => {
@@ -572,8 +578,8 @@
   function onFrame(frame) {
     if (frame.type === "error") {
       const d = frame.data || {};
-      // A refused gift is settled: do not send it again on reconnect.
-      if (d.code && d.code !== "rate_limited" && d.code !== "busy") unacked.clear();
+      // A refused gift is settled: it is not sent again on reconnect (the viewer may tap again).
+      if (d.ref && giftRefs.has(d.ref)) { unacked.delete(giftRefs.get(d.ref)); giftRefs.delete(d.ref); }
       if (d.code === "insufficient_coins" && $("gift-drawer")) $("gift-drawer").open = true;
       showError(d.detail || "That did not work.");
       return;
