@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from gifts.errors import GiftUnavailable, InvalidClientToken, InvalidGiftCount, SelfGift
 from gifts.models import SEND_MAX_COUNT
@@ -208,12 +209,14 @@ class GiftRoom:
         self._catalogue: dict[int, GiftInfo] = {}
         self._catalogue_at = -CATALOGUE_SECONDS
         self._catalogue_task: asyncio.Task | None = None
+        self._unknown: dict[int, float] = {}  # gift id -> when a reload did not find it
         self._boards: dict[int, tuple[int, str]] = {}  # session -> (version, board JSON)
         self._board_tasks: dict[int, asyncio.Task] = {}
         self.hello_version: dict[int, int] = {}  # the board version in each room's cached hello
         self._sweeper: asyncio.Task | None = None
         self._active: dict[int, float] = {}  # session -> when it last saw a gift
         self._scripts: dict[str, Any] = {}
+        self._client: Any = None
         self._memory_lock = threading.Lock()
 
     # -- Redis ------------------------------------------------------------------------------
@@ -221,20 +224,41 @@ class GiftRoom:
     def _script(self, name: str):
         script = self._scripts.get(name)
         if script is None:
-            client = self.hub._async_redis()
-            script = self._scripts[name] = client.register_script(getattr(scripts, name))
+            script = self._scripts[name] = self._redis().register_script(getattr(scripts, name))
         return script
+
+    def _redis(self):
+        # A pool of its own: a gift storm must not take the connections chat, presence and
+        # resumes wait for (the hub's pool), nor wait for theirs. Measured: 200 senders at a
+        # busy moment emptied the hub's 32 and sends failed after its 20 s wait.
+        if self._client is None:
+            import redis.asyncio as aioredis
+
+            from live.room.bus import redis_options
+
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.hub.redis_url, max_connections=64, timeout=5, **redis_options()
+            )
+            self._client = aioredis.Redis(connection_pool=pool)
+        return self._client
 
     # -- the catalogue --------------------------------------------------------------------------
 
     async def gift(self, gift_id: int) -> GiftInfo:
-        stale = time.monotonic() - self._catalogue_at > CATALOGUE_SECONDS
-        if stale or (gift_id not in self._catalogue and time.monotonic() - self._catalogue_at > 2):
+        """A gift of the catalogue. An id this process does not know makes it reload (a gift
+        added a moment ago), once per id every few seconds (senders are rate-limited first)."""
+        now = time.monotonic()
+        stale = now - self._catalogue_at > CATALOGUE_SECONDS
+        unknown = gift_id not in self._catalogue and now - self._unknown.get(gift_id, -9.0) > 2
+        if stale or unknown:
             if self._catalogue_task is None:
                 self._catalogue_task = self.loop.create_task(self._load_catalogue())
             await asyncio.shield(self._catalogue_task)
         info = self._catalogue.get(gift_id)
         if info is None:
+            if len(self._unknown) > 10_000:
+                self._unknown.clear()
+            self._unknown[gift_id] = time.monotonic()
             raise GiftUnavailable("That gift is not available.")
         return info
 
@@ -261,8 +285,8 @@ class GiftRoom:
             raise SelfGift("You cannot send a gift to yourself.")
         if state.restriction(user.handle, "ban")[0]:
             raise NotAllowed("You are banned from this host's lives.", code="banned")
-        gift = await self.gift(gift_id)
         await self._take_token(ctx.session_id, user.pk)
+        gift = await self.gift(gift_id)
         if self._waiting >= settings.LIVE_GIFT_QUEUE:
             raise Busy("The room is very busy; send your gift again in a moment.")
         self._waiting += 1
@@ -284,10 +308,13 @@ class GiftRoom:
             self._waiting -= 1
         try:
             await self._publish(ctx.session_id, user, gift, send_id, count, coins)
-        except Exception:
-            # The coins moved (committed): acknowledge it. The room missed its event; a resend
-            # with the same token publishes it (the per-send marker was never set).
-            logger.exception("live gifts: send %s committed but not published", send_id)
+        except (RedisError, TimeoutError):
+            # The coins moved (committed): acknowledge it, and publish it a moment later (the
+            # per-send marker makes a late or repeated publish show it once).
+            logger.warning("live gifts: send %s committed, its event retried later", send_id)
+            self.loop.create_task(
+                self._publish_later(ctx.session_id, user, gift, send_id, count, coins)
+            )
         self.refresh_level(ctx, state.host_id)
         return {
             "send": send_id,
@@ -298,14 +325,28 @@ class GiftRoom:
             "balance": balance,
         }
 
+    async def _publish_later(self, *args) -> None:
+        for delay in (0.5, 2, 5, 15):
+            await asyncio.sleep(delay)
+            try:
+                await self._publish(*args)
+                return
+            except (RedisError, TimeoutError) as exc:
+                logger.warning("live gifts: publishing send %s failed again: %s", args[3], exc)
+        logger.error("live gifts: the event of send %s was never published", args[3])
+
     async def _take_token(self, session_id: int, user_id: int) -> None:
         rate, window = settings.LIVE_GIFT_RATE, settings.LIVE_GIFT_RATE_WINDOW
         if not self.hub.redis_url:
             return  # one process: the database's own per-user order is the only limit
-        wait_ms = await self._script("RATE")(
-            keys=[_key(session_id, f"rate:{user_id}")],
-            args=[repr(rate / (window * 1000)), rate],
-        )
+        try:
+            wait_ms = await self._script("RATE")(
+                keys=[_key(session_id, f"rate:{user_id}")],
+                args=[repr(rate / (window * 1000)), rate],
+            )
+        except (RedisError, TimeoutError):
+            logger.warning("live gifts: the rate limit could not be read; sender told to retry")
+            raise Busy("The room is very busy; send your gift again in a moment.") from None
         if int(wait_ms):
             wait = max(1, -(-int(wait_ms) // 1000))
             raise RateLimited(
