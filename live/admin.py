@@ -82,6 +82,9 @@ class LiveSessionAdmin(admin.ModelAdmin):
         "pinned_product",
         "peak_viewers",
         "total_viewers",
+        "gift_goal_coins",
+        "gift_goal_title",
+        "gift_goal_set_at",
         "summary",
     )
     readonly_fields = fields
@@ -102,7 +105,8 @@ class LiveSessionAdmin(admin.ModelAdmin):
         )
         return format_html(
             "Viewers: {} peak, {} in total · Chat messages: {} ({} removed) · "
-            "Orders: {} ({} units) · Revenue: {} · Best seller: {}",
+            "Orders: {} ({} units) · Revenue: {} · Best seller: {} · "
+            "Gifts: {} ({} coins, {} diamonds to the host, from {} viewers)",
             s.peak_viewers,
             s.total_viewers,
             s.chat_messages,
@@ -111,6 +115,10 @@ class LiveSessionAdmin(admin.ModelAdmin):
             s.units,
             format_money(s.revenue_amount, s.currency) if s.currency else s.revenue_amount,
             best,
+            s.gifts.gifts,
+            s.gifts.coins,
+            s.gifts.diamonds,
+            s.gifts.senders,
         )
 
     @admin.action(description="Force-end selected sessions (and their running deals)")

@@ -36,3 +36,9 @@ class LiveConfig(AppConfig):
         from .selling.flash import LiveDealHook
 
         register_deal_hook(LiveDealHook())
+        # So does gifts, for a send that names a session from outside the room (the API).
+        from gifts.sending.hooks import register_session_resolver
+
+        from .gifting.services import session_host_for_gifts
+
+        register_session_resolver(session_host_for_gifts)

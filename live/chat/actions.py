@@ -28,6 +28,9 @@ async def chat_send(ctx: RoomContext, payload: dict) -> None:
     state = await upkeep.admission_state(ctx.session_id)
     if state is None:
         raise NotFound("This live does not exist.")
+    from live.gifting.room import gift_room
+
+    gift_room(get_hub()).refresh_level(ctx, state.host_id)  # in the background, for later ones
     await send_message(log=upkeep.chat_log(), state=state, user=ctx.user, text=payload.get("text"))
 
 

@@ -100,7 +100,12 @@ def _refused(wait_ms: int) -> RateLimited:
 
 
 def message_data(user, text: str) -> dict:
-    return {"user": {"handle": user.handle, "name": user.name}, "text": text}
+    who = {"handle": user.handle, "name": user.name}
+    # Set on the socket's user by live.gifting when the viewer lets their level show.
+    level = getattr(user, "supporter_level", None)
+    if level:
+        who["level"] = level
+    return {"user": who, "text": text}
 
 
 class RedisChatLog:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from gifts.errors import GiftUnavailable, InvalidClientToken, InvalidGiftCount, SelfGift
 from gifts.models import SEND_MAX_COUNT
@@ -56,6 +57,8 @@ logger = logging.getLogger(__name__)
 SWEEP_EVERY = 0.25  # seconds between a process's sweeps of its rooms' streaks
 CATALOGUE_SECONDS = 30.0  # the catalogue is reloaded this often (and when an unknown id comes)
 KEY_TTL = 2 * 24 * 3600  # a session's gift keys outlive any live
+ACTIVE_FOR = 120.0  # a room is swept this long after the last gift this process saw in it
+LEVEL_SECONDS = 30.0  # a socket's supporter level is reloaded at most this often
 GIFT_EVENTS = frozenset({"gift", "gift.end", "gift.goal"})
 
 
@@ -135,7 +138,9 @@ def _host(user_model, host_id: int):
         cached = _hosts.get(host_id)
     if cached is not None and now - cached[0] < CATALOGUE_SECONDS:
         return cached[1]
-    host = user_model._default_manager.only("pk", "birth_date").get(pk=host_id)
+    host = user_model._default_manager.only("pk", "birth_date", "is_creator", "is_active").get(
+        pk=host_id
+    )
     with _hosts_lock:
         if len(_hosts) > 10_000:
             _hosts.clear()
@@ -204,11 +209,14 @@ class GiftRoom:
         self._catalogue: dict[int, GiftInfo] = {}
         self._catalogue_at = -CATALOGUE_SECONDS
         self._catalogue_task: asyncio.Task | None = None
+        self._unknown: dict[int, float] = {}  # gift id -> when a reload did not find it
         self._boards: dict[int, tuple[int, str]] = {}  # session -> (version, board JSON)
         self._board_tasks: dict[int, asyncio.Task] = {}
         self.hello_version: dict[int, int] = {}  # the board version in each room's cached hello
         self._sweeper: asyncio.Task | None = None
+        self._active: dict[int, float] = {}  # session -> when it last saw a gift
         self._scripts: dict[str, Any] = {}
+        self._client: Any = None
         self._memory_lock = threading.Lock()
 
     # -- Redis ------------------------------------------------------------------------------
@@ -216,20 +224,41 @@ class GiftRoom:
     def _script(self, name: str):
         script = self._scripts.get(name)
         if script is None:
-            client = self.hub._async_redis()
-            script = self._scripts[name] = client.register_script(getattr(scripts, name))
+            script = self._scripts[name] = self._redis().register_script(getattr(scripts, name))
         return script
+
+    def _redis(self):
+        # A pool of its own: a gift storm must not take the connections chat, presence and
+        # resumes wait for (the hub's pool), nor wait for theirs. Measured: 200 senders at a
+        # busy moment emptied the hub's 32 and sends failed after its 20 s wait.
+        if self._client is None:
+            import redis.asyncio as aioredis
+
+            from live.room.bus import redis_options
+
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.hub.redis_url, max_connections=64, timeout=5, **redis_options()
+            )
+            self._client = aioredis.Redis(connection_pool=pool)
+        return self._client
 
     # -- the catalogue --------------------------------------------------------------------------
 
     async def gift(self, gift_id: int) -> GiftInfo:
-        stale = time.monotonic() - self._catalogue_at > CATALOGUE_SECONDS
-        if stale or (gift_id not in self._catalogue and time.monotonic() - self._catalogue_at > 2):
+        """A gift of the catalogue. An id this process does not know makes it reload (a gift
+        added a moment ago), once per id every few seconds (senders are rate-limited first)."""
+        now = time.monotonic()
+        stale = now - self._catalogue_at > CATALOGUE_SECONDS
+        unknown = gift_id not in self._catalogue and now - self._unknown.get(gift_id, -9.0) > 2
+        if stale or unknown:
             if self._catalogue_task is None:
                 self._catalogue_task = self.loop.create_task(self._load_catalogue())
             await asyncio.shield(self._catalogue_task)
         info = self._catalogue.get(gift_id)
         if info is None:
+            if len(self._unknown) > 10_000:
+                self._unknown.clear()
+            self._unknown[gift_id] = time.monotonic()
             raise GiftUnavailable("That gift is not available.")
         return info
 
@@ -256,8 +285,8 @@ class GiftRoom:
             raise SelfGift("You cannot send a gift to yourself.")
         if state.restriction(user.handle, "ban")[0]:
             raise NotAllowed("You are banned from this host's lives.", code="banned")
-        gift = await self.gift(gift_id)
         await self._take_token(ctx.session_id, user.pk)
+        gift = await self.gift(gift_id)
         if self._waiting >= settings.LIVE_GIFT_QUEUE:
             raise Busy("The room is very busy; send your gift again in a moment.")
         self._waiting += 1
@@ -277,7 +306,16 @@ class GiftRoom:
             )
         finally:
             self._waiting -= 1
-        await self._publish(ctx.session_id, user, gift, send_id, count, coins)
+        try:
+            await self._publish(ctx.session_id, user, gift, send_id, count, coins)
+        except (RedisError, TimeoutError):
+            # The coins moved (committed): acknowledge it, and publish it a moment later (the
+            # per-send marker makes a late or repeated publish show it once).
+            logger.warning("live gifts: send %s committed, its event retried later", send_id)
+            self.loop.create_task(
+                self._publish_later(ctx.session_id, user, gift, send_id, count, coins)
+            )
+        self.refresh_level(ctx, state.host_id)
         return {
             "send": send_id,
             "client_token": token,
@@ -287,14 +325,28 @@ class GiftRoom:
             "balance": balance,
         }
 
+    async def _publish_later(self, *args) -> None:
+        for delay in (0.5, 2, 5, 15):
+            await asyncio.sleep(delay)
+            try:
+                await self._publish(*args)
+                return
+            except (RedisError, TimeoutError) as exc:
+                logger.warning("live gifts: publishing send %s failed again: %s", args[3], exc)
+        logger.error("live gifts: the event of send %s was never published", args[3])
+
     async def _take_token(self, session_id: int, user_id: int) -> None:
         rate, window = settings.LIVE_GIFT_RATE, settings.LIVE_GIFT_RATE_WINDOW
         if not self.hub.redis_url:
             return  # one process: the database's own per-user order is the only limit
-        wait_ms = await self._script("RATE")(
-            keys=[_key(session_id, f"rate:{user_id}")],
-            args=[repr(rate / (window * 1000)), rate],
-        )
+        try:
+            wait_ms = await self._script("RATE")(
+                keys=[_key(session_id, f"rate:{user_id}")],
+                args=[repr(rate / (window * 1000)), rate],
+            )
+        except (RedisError, TimeoutError):
+            logger.warning("live gifts: the rate limit could not be read; sender told to retry")
+            raise Busy("The room is very busy; send your gift again in a moment.") from None
         if int(wait_ms):
             wait = max(1, -(-int(wait_ms) // 1000))
             raise RateLimited(
@@ -335,7 +387,34 @@ class GiftRoom:
                 settings.LIVE_GIFT_ROOM_UPDATES,
             ],
         )
+        self._active[session_id] = time.monotonic()
         self.start_sweeper()
+
+    # -- supporter levels ---------------------------------------------------------------------
+
+    def refresh_level(self, ctx: RoomContext, host_id: int) -> None:
+        """Have the viewer's supporter level (shown beside their chat name if they allow it)
+        loaded in the background: never awaited on the chat or gift path, and at most every
+        LEVEL_SECONDS per socket (not per send: the gift threads are for debits)."""
+        user = ctx.user
+        if not getattr(user, "is_authenticated", False):
+            return
+        loaded_at = getattr(user, "_supporter_level_at", None)
+        now = time.monotonic()
+        if loaded_at is not None and now - loaded_at < LEVEL_SECONDS:
+            return
+        user._supporter_level_at = now
+        self.loop.create_task(self._load_level(user, host_id))
+
+    async def _load_level(self, user, host_id: int) -> None:
+        from .selectors import supporter_level
+
+        try:
+            user.supporter_level = await self.loop.run_in_executor(
+                self._executor, _with_db, supporter_level, {"user_id": user.pk, "host_id": host_id}
+            )
+        except Exception:  # a level shown a little later is no harm
+            logger.exception("live gifts: could not load a supporter level")
 
     # -- streaks ----------------------------------------------------------------------------------
 
@@ -347,8 +426,14 @@ class GiftRoom:
         while True:
             await asyncio.sleep(SWEEP_EVERY)
             try:
-                for session_id in list(self.hub.rooms):
-                    await self.sweep(session_id)
+                # Rooms this process serves that saw a gift lately (its own sends, or any
+                # process's through the room's events): an open streak ends within the window.
+                now = time.monotonic()
+                for session_id, seen in list(self._active.items()):
+                    if now - seen > ACTIVE_FOR or session_id not in self.hub.rooms:
+                        del self._active[session_id]
+                    else:
+                        await self.sweep(session_id)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the next sweep tries again; delivery goes on
@@ -374,7 +459,6 @@ class GiftRoom:
 
     async def board(self, session_id: int) -> str:
         """The board as JSON text, as of at least every event this process handed out."""
-        self.start_sweeper()
         cached = self._boards.get(session_id)
         if cached is not None:
             return cached[1]
@@ -383,7 +467,11 @@ class GiftRoom:
             task = self._board_tasks[session_id] = self.loop.create_task(
                 self._load_board(session_id)
             )
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except Exception:  # a hello without the board beats no hello; gift events bring it
+            logger.exception("live gifts: could not read the board of session %s", session_id)
+            return "null"
 
     async def _load_board(self, session_id: int) -> str:
         try:
@@ -411,6 +499,8 @@ class GiftRoom:
         for ev in events:
             if not ev.text.startswith('{"type":"gift'):
                 continue
+            self._active[session_id] = time.monotonic()
+            self.start_sweeper()
             data = json.loads(ev.text)["data"]
             if "v" in data:
                 board = {"top": data["top"], "goal": data["goal"], "v": data["v"]}

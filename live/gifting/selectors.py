@@ -7,18 +7,22 @@ from django.db.models import Count, Sum
 from django.urls import NoReverseMatch, reverse
 
 from gifts import wallet
-from gifts.models import Gift, GiftSend
+from gifts.models import Gift, GiftingProfile, GiftSend
 from live.models import LiveSession
 
 from .room import gift_card
 
 
-def top_up_url() -> str | None:
-    """The coins page, where there is one."""
+def _url(name: str) -> str | None:
     try:
-        return reverse("gifts:coins")
+        return reverse(name)
     except NoReverseMatch:
         return None
+
+
+def top_up_url() -> str | None:
+    """The coins page, where there is one."""
+    return _url("gifts:coins")
 
 
 def gift_drawer(*, user, currency: str | None = None) -> dict:
@@ -33,6 +37,7 @@ def gift_drawer(*, user, currency: str | None = None) -> dict:
         "gifts": gifts,
         "balance": wallet.wallet_balance(user) if signed_in else None,
         "top_up_url": top_up_url(),
+        "settings_url": _url("gifts:settings"),
     }
 
 
@@ -83,3 +88,25 @@ def session_gifts(*, session: LiveSession, top: int = 3) -> SessionGifts:
             for row in best
         ),
     )
+
+
+def level_for(coins: int) -> int:
+    """A supporter's level with a creator from the coins they ever gave them: 1 from the first
+    coin, one more for each tenfold (10, 100, 1,000, ...), at most 10."""
+    if coins <= 0:
+        return 0
+    return min(10, len(str(coins)))
+
+
+def supporter_level(*, user_id: int, host_id: int) -> int | None:
+    """The level shown beside the user's chat name in this host's lives, or None when they
+    keep it private (the default) or never gave this host anything. Two queries."""
+    if not GiftingProfile.objects.filter(user_id=user_id, show_supporter_level=True).exists():
+        return None
+    coins = (
+        GiftSend.objects.filter(sender_id=user_id, host_id=host_id).aggregate(
+            total=Sum("coins_total")
+        )["total"]
+        or 0
+    )
+    return level_for(coins) or None

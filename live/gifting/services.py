@@ -9,7 +9,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from live.models import LiveSession
-from shopfeed.errors import NotAllowed, ShopFeedError
+from shopfeed.errors import NotAllowed, NotFound, ShopFeedError
 
 GOAL_MAX_COINS = 10_000_000
 GOAL_TITLE_MAX = 60  # LiveSession.gift_goal_title
@@ -79,3 +79,14 @@ def goal_progress(session: LiveSession) -> int:
         ).aggregate(total=Sum("coins_total"))["total"]
         or 0
     )
+
+
+def session_host_for_gifts(session_id: int) -> int:
+    """gifts' session resolver (registered at startup): who hosts a session a send names from
+    outside the room (the HTTP API), if it takes gifts now."""
+    session = LiveSession.objects.filter(pk=session_id).values("host_id", "status").first()
+    if session is None:
+        raise NotFound("No such live session.", code="session_not_found")
+    if session["status"] != LiveSession.Status.LIVE:
+        raise ShopFeedError("Gifts can be sent while the host is live.", code="not_live")
+    return session["host_id"]

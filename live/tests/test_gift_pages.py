@@ -144,3 +144,37 @@ def test_the_goal_progress_is_recounted_from_the_sends_since_it_was_set(session,
     )
     session.refresh_from_db()
     assert goals.goal_progress(session) == 1000
+
+
+def test_a_send_naming_a_session_from_the_api_goes_to_its_host_only_while_live(
+    session, host, crown
+):
+    from gifts.sending.services import send_gift_to_session
+
+    ana = gifter("ana")
+    send = send_gift_to_session(
+        sender=ana, session_id=session.pk, gift=crown, count=1, client_token="api-1"
+    )
+    assert (send.host_id, send.session_id) == (host.pk, session.pk)
+    LiveSession.objects.filter(pk=session.pk).update(status=LiveSession.Status.ENDED)
+    with pytest.raises(ShopFeedError) as ended:
+        send_gift_to_session(
+            sender=ana, session_id=session.pk, gift=crown, count=1, client_token="api-2"
+        )
+    assert ended.value.code == "not_live"
+    with pytest.raises(ShopFeedError) as missing:
+        send_gift_to_session(
+            sender=ana, session_id=999_999, gift=crown, count=1, client_token="api-3"
+        )
+    assert missing.value.code == "session_not_found"
+
+
+def test_staff_see_a_sessions_gifts_and_goal_in_the_admin(admin_client, session, host, crown):
+    ana = gifter("ana")
+    send_gift(sender=ana, host=host, gift=crown, count=2, client_token="a1", session_id=session.pk)
+    goals.set_gift_goal(session=session, by=host, coins=5000, title="New mic")
+    body = admin_client.get(
+        reverse("admin:live_livesession_change", args=[session.pk])
+    ).content.decode()
+    assert "Gifts: 2 (1000 coins, 500 diamonds to the host, from 1 viewers)" in body
+    assert "New mic" in body

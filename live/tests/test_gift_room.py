@@ -342,3 +342,60 @@ def test_a_sender_past_the_gift_rate_is_told_to_slow_down(room, rose, ana, ws_co
     assert all("Slow down" in e["data"]["detail"] for e in refused)
     assert wallet.wallet_balance(ana) == 500 - accepted
     assert GiftSend.objects.filter(sender=ana).count() == accepted
+
+
+def test_the_supporter_level_shows_beside_a_chat_name_only_if_the_viewer_allows_it(
+    room, crown, ana, bob, ws_connect
+):
+    update_gifting_settings(user=ana, show_supporter_level=True)  # Bob keeps the default: off
+    sockets = ws_connect(room.pk, user=ana), ws_connect(room.pk, user=bob)
+
+    async def chat_after_gift(s, token):
+        await s.expect("hello")
+        await s.send("gift.send", ref="g", **gift_frame(crown, token))
+        await ack_of(s)
+        await asyncio.sleep(0.5)  # the level loads in the background after the send
+        await s.send("chat.send", text="hi host")
+        got = await events_until(s, lambda got: any(e["type"] == "chat.message" for e in got))
+        return next(e for e in got if e["type"] == "chat.message")
+
+    async def scenario():
+        async with sockets[0] as a, sockets[1] as b:
+            return await chat_after_gift(a, "lv-a"), await chat_after_gift(b, "lv-b")
+
+    ana_says, bob_says = run(scenario())
+    assert ana_says["data"]["user"]["level"] == 2  # 50 coins to this host: level 2 (10-99)
+    assert "level" not in bob_says["data"]["user"]
+
+
+def test_a_combo_sent_through_two_processes_is_still_one_streak(room, rose, ana, room_servers):
+    from live.tests.room_support import client
+
+    one, two = room_servers.start(), room_servers.start()
+    sockets = (
+        client(one, room.pk, user=ana),
+        client(two, room.pk, user=ana),
+        client(two, room.pk),
+    )
+
+    async def scenario():
+        async with sockets[0] as via_one, sockets[1] as via_two, sockets[2] as watcher:
+            for s in (via_one, via_two, watcher):
+                await s.expect("hello")
+                await settle(s, 0.4)
+            for i in range(6):
+                await (via_one, via_two)[i % 2].send(
+                    "gift.send", ref=f"x{i}", **gift_frame(rose, f"two-{i}")
+                )
+                await asyncio.sleep(0.2)
+            got = await events_until(
+                watcher, lambda got: any(e["type"] == "gift.end" for e in got), timeout=15
+            )
+            return gift_events(got + await watcher.quiet(1.5))  # and nothing after its end
+
+    seen = run(scenario())
+    assert len({e["data"]["streak"] for e in seen}) == 1
+    assert seen[-1]["type"] == "gift.end"
+    assert seen[-1]["data"]["count"] == 6
+    assert sum(e["type"] == "gift.end" for e in seen) == 1  # ended once, by one process
+    assert wallet.wallet_balance(ana) == 494

@@ -330,6 +330,7 @@
     const list = $("chat-list");
     if (list.querySelector(`[data-message-id="${msg.id}"]`)) return;
     const li = el("li", { "data-message-id": msg.id }, [
+      msg.user.level ? el("span", { class: "supporter-level", title: "Supporter level", text: `Lv ${msg.user.level}` }) : null,
       el("b", { text: msg.user.name || msg.user.handle }), " ", el("span", { text: msg.text }),
     ]);
     if (cfg.is_host && msg.user.handle !== cfg.me) {
@@ -481,10 +482,16 @@
     }
     const payload = { gift: gift.id, count, client_token: newToken() };
     unacked.set(payload.client_token, payload);
-    send("gift.send", payload);
+    const ref = send("gift.send", payload);
+    if (ref) giftRefs.set(ref, payload.client_token);
   }
+  const giftRefs = new Map(); // frame ref -> client token, to settle a refused send
   function resendUnacked() {
-    for (const payload of unacked.values()) send("gift.send", payload);
+    giftRefs.clear();
+    for (const payload of unacked.values()) {
+      const ref = send("gift.send", payload);
+      if (ref) giftRefs.set(ref, payload.client_token);
+    }
   }
   function showGiftShort(needed) {
     const url = giftsCfg.top_up_url;
@@ -520,7 +527,7 @@
     renderLineup();
     renderDeal();
     if (typeof data.viewers === "number") setViewers(data.viewers);
-    if (data.gifts) applyBoard(data.gifts);
+    if (data.gifts) { boardV = -1; applyBoard(data.gifts); } // the server's board is the start
   }
 
   function setViewers(count) {
@@ -556,7 +563,7 @@
     gift: showGift,
     "gift.end": endStreak,
     "gift.goal": applyBoard,
-    "gift.ack": (d) => { unacked.delete(d.client_token); setBalance(d.balance); },
+    "gift.ack": (d) => { unacked.delete(d.client_token); giftRefs.delete(d.ref); setBalance(d.balance); },
     "session.started": () => setStatus("live"),
     "session.ended": () => setStatus("ended"),
     moderation: (d) => {
@@ -590,8 +597,8 @@
   function onFrame(frame) {
     if (frame.type === "error") {
       const d = frame.data || {};
-      // A refused gift is settled: do not send it again on reconnect.
-      if (d.code && d.code !== "rate_limited" && d.code !== "busy") unacked.clear();
+      // A refused gift is settled: it is not sent again on reconnect (the viewer may tap again).
+      if (d.ref && giftRefs.has(d.ref)) { unacked.delete(giftRefs.get(d.ref)); giftRefs.delete(d.ref); }
       if (d.code === "insufficient_coins" && $("gift-drawer")) $("gift-drawer").open = true;
       showError(d.detail || "That did not work.");
       return;
