@@ -321,6 +321,6 @@ urlpatterns = [
     path("feed/uploads/", UploadCreateView.as_view(), name="upload-create"),
     path("feed/uploads/<uuid:upload_id>/", UploadDetailView.as_view(), name="upload-detail"),
     path("feed/videos/mine/", MyVideosView.as_view(), name="my-videos"),
-    path("feed/videos/<int:video_id>/", VideoDetailView.as_view(), name="video-detail"),
+    path("feed/videos/mine/<int:video_id>/", VideoDetailView.as_view(), name="video-detail"),
     path("feed/videos/<int:video_id>/reports/", VideoReportView.as_view(), name="video-report"),
 ]

@@ -101,7 +101,7 @@ def test_nobody_deletes_another_creators_video(creator_page):
     assert creator_page.post(f"{VIDEOS}{theirs.pk}/delete/").status_code == 404
     api = APIClient()
     api.force_authenticate(CreatorFactory())
-    assert api.delete(f"/api/v1/feed/videos/{theirs.pk}/").status_code == 403
+    assert api.delete(f"/api/v1/feed/videos/mine/{theirs.pk}/").status_code == 403
     assert Video.objects.filter(pk=theirs.pk).exists()
 
 
@@ -208,7 +208,7 @@ def test_an_unpublished_video_is_not_found_by_others_but_seen_by_its_creator(cre
     api = APIClient()
     assert api.get(f"/api/v1/feed/videos/{draft.pk}/").status_code == 404
     api.force_authenticate(creator)
-    assert api.get(f"/api/v1/feed/videos/{draft.pk}/").json()["visibility"] == "draft"
+    assert api.get(f"/api/v1/feed/videos/mine/{draft.pk}/").json()["visibility"] == "draft"
 
 
 def test_the_hidden_reason_is_for_the_creator_only(creator):
@@ -216,7 +216,7 @@ def test_the_hidden_reason_is_for_the_creator_only(creator):
                          hidden_reason="Nudity")  # fmt: skip
     api = APIClient()
     api.force_authenticate(creator)
-    assert api.get(f"/api/v1/feed/videos/{video.pk}/").json()["hidden_reason"] == "Nudity"
+    assert api.get(f"/api/v1/feed/videos/mine/{video.pk}/").json()["hidden_reason"] == "Nudity"
     api.force_authenticate(UserFactory())
     assert api.get(f"/api/v1/feed/videos/{video.pk}/").status_code == 404
 
