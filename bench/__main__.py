@@ -184,7 +184,12 @@ def main(argv: list[str]) -> int:
         print(
             "      the ratio (both endpoints loaded in alternating rounds) is the steadier number."
         )
-    failed = [r.name for r in results if r.errors]
+    # A yardstick that falls over (the plain websockets server under a chat load) is a
+    # finding, not a failure of the bench; only our own paths' errors fail the run.
+    yardstick = [r.name for r in results if r.errors and "plain websockets" in r.name]
+    if yardstick:
+        print(f"yardstick errors (expected where it cannot keep up): {', '.join(yardstick)}")
+    failed = [r.name for r in results if r.errors and r.name not in yardstick]
     if failed:
         print(f"FAILED: errors under load in {', '.join(failed)}", file=sys.stderr)
         return 1
