@@ -113,6 +113,46 @@ def put_page(key: str, page: bytes) -> None:
         cache.set(key, page, timeout=ttl)
 
 
+# --- fragments of the shopper pages ------------------------------------------------------------
+# The profile's shopping tab and the product page keep their rendered, same-for-everyone parts
+# under the same shop version as the tab API, so the same writes make them stale.
+
+
+def shop_id_for(handle: str) -> int | None:
+    """The shop of this creator handle as the cache knows it (None: ask the database)."""
+    key = f"{_prefix()}:h:{handle.lower()}"
+    if _uses_redis():
+        got = _redis(settings.REDIS_URL)[0].get(key)
+        return int(got) if got is not None else None
+    return cache.get(key)
+
+
+def fragment_key(shop_id: int, name: str, *parts: str) -> str:
+    """Where a rendered fragment of this shop's pages is kept, at the shop's current version."""
+    vkey = f"{_prefix()}:v:{shop_id}"
+    if _uses_redis():
+        client = _redis(settings.REDIS_URL)[0]
+        version = client.get(vkey)
+        if version is None:
+            client.set(vkey, time.time_ns(), nx=True)
+            version = client.get(vkey)
+        version = version.decode()
+    else:
+        cache.add(vkey, time.time_ns(), timeout=None)
+        version = cache.get(vkey)
+    digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+    return f"{_prefix()}:f:{name}:{shop_id}:{version}:{digest}"
+
+
+def get_fragment(key: str) -> bytes | None:
+    if _uses_redis():
+        return _redis(settings.REDIS_URL)[0].get(key)
+    return cache.get(key)
+
+
+put_fragment = put_page
+
+
 # --- writes ----------------------------------------------------------------------------------
 
 
