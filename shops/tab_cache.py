@@ -144,13 +144,38 @@ def fragment_key(shop_id: int, name: str, *parts: str) -> str:
     return f"{_prefix()}:f:{name}:{shop_id}:{version}:{digest}"
 
 
+def profile_version(shop_id: int) -> str:
+    """A second version for what a profile shows beside the cards (its live sessions): moved by
+    `profile_changed`, so a session going live shows at once without emptying the tab's cache."""
+    key = f"{_prefix()}:pv:{shop_id}"
+    got = _redis(settings.REDIS_URL)[0].get(key) if _uses_redis() else cache.get(key)
+    return got.decode() if isinstance(got, bytes) else str(got or 0)
+
+
+def profile_changed(shop_id: int) -> None:
+    def bump() -> None:
+        key, version = f"{_prefix()}:pv:{shop_id}", time.time_ns()
+        if _uses_redis():
+            _redis(settings.REDIS_URL)[0].set(key, version)
+        else:
+            cache.set(key, version, timeout=None)
+
+    bump()
+    transaction.on_commit(bump, robust=True)
+
+
 def get_fragment(key: str) -> bytes | None:
     if _uses_redis():
         return _redis(settings.REDIS_URL)[0].get(key)
     return cache.get(key)
 
 
-put_fragment = put_page
+def put_fragment(key: str, html: bytes, *, ttl: int | None = None) -> None:
+    ttl = ttl or settings.SHOPPING_TAB_CACHE_SECONDS
+    if _uses_redis():
+        _redis(settings.REDIS_URL)[0].set(key, html, ex=ttl)
+    else:
+        cache.set(key, html, timeout=ttl)
 
 
 # --- writes ----------------------------------------------------------------------------------

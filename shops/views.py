@@ -5,6 +5,7 @@ import json
 from decimal import Decimal
 
 import django_filters
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
@@ -178,15 +179,17 @@ def search(request):
     return _render_grid_page(request, "shops/search.html", context)
 
 
-def _shop_tab_html(request, shop: Shop, profile_user, *, partial: bool) -> SafeString:
+def _shop_tab_html(
+    request, shop_id: int, currency: str, *, partial: bool, shop: Shop | None = None
+) -> SafeString:
     """The shopping tab's filters and grid: the same for everyone who asks with the same query,
     so it is rendered once per shop version (shops/tab_cache.py), language and query string.
     Nothing per user is in it (no CSRF token: the filter is a GET form)."""
     key = tab_cache.fragment_key(
-        shop.pk,
+        shop_id,
         "profile-tab",
         get_language() or "",
-        shop.currency,
+        currency,
         request.path,
         request.GET.urlencode(),
         "grid" if partial else "page",
@@ -194,6 +197,8 @@ def _shop_tab_html(request, shop: Shop, profile_user, *, partial: bool) -> SafeS
     html = tab_cache.get_fragment(key)
     if html is not None:
         return mark_safe(html.decode())  # noqa: S308 (our own rendered template)
+    if shop is None:
+        shop = Shop.objects.get(pk=shop_id)
     filterset = ShopperProductFilter(
         request.GET or None,
         queryset=_with_tiebreak(selectors.with_compare_at(selectors.shopping_tab_for(shop=shop))),
@@ -202,7 +207,7 @@ def _shop_tab_html(request, shop: Shop, profile_user, *, partial: bool) -> SafeS
         ),
     )
     context = {
-        "profile_user": profile_user,
+        "profile_user": True,  # cards link with ?from=tab
         "shop": shop,
         "filter": filterset,
         "page_obj": _paginate(request, filterset.qs),
@@ -214,7 +219,47 @@ def _shop_tab_html(request, shop: Shop, profile_user, *, partial: bool) -> SafeS
     return mark_safe(html)  # noqa: S308 (our own rendered template)
 
 
+def _cached_profile(handle: str) -> tuple[int | None, str, dict | None]:
+    """The cached top of an open shop's profile, or where to store it (shop None: unknown)."""
+    shop_id = tab_cache.shop_id_for(handle)
+    if shop_id is None:
+        return None, "", None
+    key = tab_cache.fragment_key(
+        shop_id,
+        "profile-head",
+        get_language() or "",
+        handle.lower(),
+        tab_cache.profile_version(shop_id),
+    )
+    cached = tab_cache.get_fragment(key)
+    return shop_id, key, json.loads(cached) if cached is not None else None
+
+
+def _profile_response(request, page: dict, *, partial: bool, shop: Shop | None = None):
+    tab_html = _shop_tab_html(
+        request, page["shop_id"], page["currency"], partial=partial, shop=shop
+    )
+    if partial:
+        response = HttpResponse(tab_html)
+    else:
+        context = {
+            "page": {**page, "head": mark_safe(page["head"])},  # noqa: S308
+            "is_owner": request.user.is_authenticated and request.user.pk == page["user_id"],
+            "tab_html": tab_html,
+        }
+        response = render(request, "shops/profile_cached.html", context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
 def profile(request, handle):
+    """An open shop's profile is served from cached parts: the head (name, bio, followers, live
+    sessions; kept PROFILE_HEAD_SECONDS and dropped by any write to the shop's cards) and the
+    tab (dropped by those writes). Profiles without an open shop are rendered each time."""
+    partial = _wants_partial(request)
+    cached_shop_id, key, page = _cached_profile(handle)
+    if page is not None:
+        return _profile_response(request, page, partial=partial)
     profile_user = get_object_or_404(
         User.objects.select_related("shop").annotate(
             follower_count=Count("followers", distinct=True)
@@ -222,21 +267,32 @@ def profile(request, handle):
         handle__iexact=handle,
     )
     shop = getattr(profile_user, "shop", None)
+    if shop is not None and not shop.is_suspended:
+        page = {
+            "title": f"{profile_user.name} (@{profile_user.handle})",
+            "head": render_to_string(
+                "shops/_profile_head.html", {"profile_user": profile_user}, request=request
+            ),
+            "user_id": profile_user.pk,
+            "shop_id": shop.pk,
+            "currency": shop.currency,
+            "shop_name": shop.name,
+            "shop_description": shop.description,
+        }
+        if cached_shop_id == shop.pk:
+            # The version was read before the rows: a write in between moved it.
+            tab_cache.put_fragment(
+                key, json.dumps(page).encode(), ttl=settings.PROFILE_HEAD_SECONDS
+            )
+        else:
+            tab_cache.remember_shop(handle, shop.pk)
+        return _profile_response(request, page, partial=partial, shop=shop)
     context = {
         "profile_user": profile_user,
         "shop": shop,
         "is_owner": request.user.is_authenticated and request.user.pk == profile_user.pk,
         "shop_unavailable": shop is not None and shop.is_suspended,
     }
-    partial = _wants_partial(request)
-    if shop is not None and not shop.is_suspended:
-        tab_html = _shop_tab_html(request, shop, profile_user, partial=partial)
-        if partial:
-            response = HttpResponse(tab_html)
-        else:
-            response = render(request, "shops/profile.html", {**context, "tab_html": tab_html})
-        patch_vary_headers(response, ("HX-Request",))
-        return response
     if partial:
         # The shop went away while the page was open: the grid says so.
         return _render_grid_page(request, "shops/profile.html", context)

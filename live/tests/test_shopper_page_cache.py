@@ -1,11 +1,17 @@
-"""The profile's shopping tab and the product page served through the cache (PostgreSQL +
-Redis): shared parts come from the cache, each viewer still sees only their own header, cart
-and buy box, and a write that changes a card shows on the next request."""
+"""The shopper pages of shops.views (a creator profile with its shopping tab, a product page)
+served through the cache (PostgreSQL + Redis): shared parts come from the cache, each viewer
+still sees only their own header, cart and buy box, and a write that changes a card (or a live
+session on the profile) shows on the next request. Here, above shops, since the writes come
+from orders' checkout and live's sessions."""
+
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from live.stream import services as sessions
 from orders.checkout import stock
 from shopfeed.accounts.tests.factories import UserFactory
 from shops import services
@@ -101,11 +107,12 @@ def test_cache_hits_cost_few_queries(client, alice, product, django_assert_max_n
     warm(as_alice, profile_url(product.shop), product_url(product))
     with django_assert_max_num_queries(2):  # session and user; the product is cached
         page(as_alice, product_url(product))
-    with django_assert_max_num_queries(4):  # + the creator row and their live sessions
+    with django_assert_max_num_queries(2):  # the profile's head and tab are cached too
         page(as_alice, profile_url(product.shop))
-    warm(client, product_url(product))
+    warm(client, product_url(product), profile_url(product.shop))
     with django_assert_max_num_queries(0):  # an anonymous shopper: nothing from PostgreSQL
         page(client, product_url(product))
+        page(client, profile_url(product.shop))
 
 
 def _shown_on_both(client, item, text: str) -> bool:
@@ -143,3 +150,16 @@ def test_suspended_shop_disappears_on_the_next_request(client, product):
     assert "This shop is unavailable" in page(client, profile_url(product.shop))
     assert "Glow lamp" not in page(client, profile_url(product.shop))
     assert client.get(product_url(product)).status_code == 404
+
+
+def test_a_session_going_live_shows_on_the_next_profile_request(client, product):
+    warm(client, profile_url(product.shop))
+    assert "Tonight&#x27;s drop" not in page(client, profile_url(product.shop))
+    session = sessions.schedule_session(
+        host=product.shop.owner,
+        title="Tonight's drop",
+        scheduled_at=timezone.now() + timedelta(hours=1),
+        product_ids=[product.pk],
+    )
+    sessions.go_live(session=session, by=product.shop.owner)
+    assert "Tonight&#x27;s drop" in page(client, profile_url(product.shop))
