@@ -127,31 +127,6 @@ def shop_id_for(handle: str) -> int | None:
     return cache.get(key)
 
 
-def fragment_key(shop_id: int, name: str, *parts: str) -> str:
-    """Where a rendered fragment of this shop's pages is kept, at the shop's current version."""
-    vkey = f"{_prefix()}:v:{shop_id}"
-    if _uses_redis():
-        client = _redis(settings.REDIS_URL)[0]
-        version = client.get(vkey)
-        if version is None:
-            client.set(vkey, time.time_ns(), nx=True)
-            version = client.get(vkey)
-        version = version.decode()
-    else:
-        cache.add(vkey, time.time_ns(), timeout=None)
-        version = cache.get(vkey)
-    digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
-    return f"{_prefix()}:f:{name}:{shop_id}:{version}:{digest}"
-
-
-def profile_version(shop_id: int) -> str:
-    """A second version for what a profile shows beside the cards (its live sessions): moved by
-    `profile_changed`, so a session going live shows at once without emptying the tab's cache."""
-    key = f"{_prefix()}:pv:{shop_id}"
-    got = _redis(settings.REDIS_URL)[0].get(key) if _uses_redis() else cache.get(key)
-    return got.decode() if isinstance(got, bytes) else str(got or 0)
-
-
 def profile_changed(shop_id: int) -> None:
     def bump() -> None:
         key, version = f"{_prefix()}:pv:{shop_id}", time.time_ns()
@@ -164,10 +139,47 @@ def profile_changed(shop_id: int) -> None:
     transaction.on_commit(bump, robust=True)
 
 
-def get_fragment(key: str) -> bytes | None:
+@dataclass(frozen=True)
+class Fragments:
+    shop_id: int | None  # None: the handle is not known to the cache (nothing else is set)
+    keys: dict[str, str]  # where each fragment is (or goes) at the versions read now
+    found: dict[str, bytes | None]
+
+
+def fragments(handle: str, wanted: dict[str, tuple[tuple[str, ...], bool]]) -> Fragments:
+    """Several fragments of one creator's pages in three round trips (shop, versions, pages).
+
+    `wanted` maps a fragment's name to the parts of its key and whether it also follows the
+    profile version (see `profile_changed`)."""
+    shop_id = shop_id_for(handle)
+    if shop_id is None:
+        return Fragments(shop_id=None, keys={}, found={})
+    vkey, pvkey = f"{_prefix()}:v:{shop_id}", f"{_prefix()}:pv:{shop_id}"
     if _uses_redis():
-        return _redis(settings.REDIS_URL)[0].get(key)
-    return cache.get(key)
+        client = _redis(settings.REDIS_URL)[0]
+        version, pversion = client.mget([vkey, pvkey])
+        if version is None:
+            client.set(vkey, time.time_ns(), nx=True)
+            version = client.get(vkey)
+    else:
+        cache.add(vkey, time.time_ns(), timeout=None)
+        got = cache.get_many([vkey, pvkey])
+        version, pversion = got.get(vkey), got.get(pvkey)
+    v = version.decode() if isinstance(version, bytes) else str(version)
+    pv = pversion.decode() if isinstance(pversion, bytes) else str(pversion or 0)
+    keys = {}
+    for name, (parts, follows_profile) in wanted.items():
+        digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+        keys[name] = (
+            f"{_prefix()}:f:{name}:{shop_id}:{v}{f'.{pv}' if follows_profile else ''}:{digest}"
+        )
+    if _uses_redis():
+        values = _redis(settings.REDIS_URL)[0].mget(list(keys.values()))
+        found = dict(zip(keys, values, strict=True))
+    else:
+        got = cache.get_many(list(keys.values()))
+        found = {name: got.get(key) for name, key in keys.items()}
+    return Fragments(shop_id=shop_id, keys=keys, found=found)
 
 
 def put_fragment(key: str, html: bytes, *, ttl: int | None = None) -> None:

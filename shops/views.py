@@ -179,26 +179,15 @@ def search(request):
     return _render_grid_page(request, "shops/search.html", context)
 
 
-def _shop_tab_html(
-    request, shop_id: int, currency: str, *, partial: bool, shop: Shop | None = None
-) -> SafeString:
-    """The shopping tab's filters and grid: the same for everyone who asks with the same query,
-    so it is rendered once per shop version (shops/tab_cache.py), language and query string.
-    Nothing per user is in it (no CSRF token: the filter is a GET form)."""
-    key = tab_cache.fragment_key(
-        shop_id,
-        "profile-tab",
-        get_language() or "",
-        currency,
-        request.path,
-        request.GET.urlencode(),
-        "grid" if partial else "page",
-    )
-    html = tab_cache.get_fragment(key)
-    if html is not None:
-        return mark_safe(html.decode())  # noqa: S308 (our own rendered template)
-    if shop is None:
-        shop = Shop.objects.get(pk=shop_id)
+def _tab_key_parts(request, *, partial: bool) -> tuple[str, ...]:
+    lang = get_language() or ""
+    return (lang, request.path, request.GET.urlencode(), "grid" if partial else "page")
+
+
+def _shop_tab_html(request, shop: Shop, *, key: str | None, partial: bool) -> SafeString:
+    """The shopping tab's filters and grid, rendered and stored under `key` (the shop's version,
+    language and query: the same for everyone who asks so). Nothing per user is in it (no CSRF
+    token: the filter is a GET form). `key` None: the cache does not know the shop yet."""
     filterset = ShopperProductFilter(
         request.GET or None,
         queryset=_with_tiebreak(selectors.with_compare_at(selectors.shopping_tab_for(shop=shop))),
@@ -215,30 +204,12 @@ def _shop_tab_html(
     }
     template = "shops/_product_grid.html" if partial else "shops/_shop_tab_body.html"
     html = render_to_string(template, context, request=request)
-    tab_cache.put_fragment(key, html.encode())
+    if key is not None:
+        tab_cache.put_fragment(key, html.encode())
     return mark_safe(html)  # noqa: S308 (our own rendered template)
 
 
-def _cached_profile(handle: str) -> tuple[int | None, str, dict | None]:
-    """The cached top of an open shop's profile, or where to store it (shop None: unknown)."""
-    shop_id = tab_cache.shop_id_for(handle)
-    if shop_id is None:
-        return None, "", None
-    key = tab_cache.fragment_key(
-        shop_id,
-        "profile-head",
-        get_language() or "",
-        handle.lower(),
-        tab_cache.profile_version(shop_id),
-    )
-    cached = tab_cache.get_fragment(key)
-    return shop_id, key, json.loads(cached) if cached is not None else None
-
-
-def _profile_response(request, page: dict, *, partial: bool, shop: Shop | None = None):
-    tab_html = _shop_tab_html(
-        request, page["shop_id"], page["currency"], partial=partial, shop=shop
-    )
+def _profile_response(request, page: dict, tab_html: SafeString, *, partial: bool):
     if partial:
         response = HttpResponse(tab_html)
     else:
@@ -257,9 +228,21 @@ def profile(request, handle):
     sessions; kept PROFILE_HEAD_SECONDS and dropped by any write to the shop's cards) and the
     tab (dropped by those writes). Profiles without an open shop are rendered each time."""
     partial = _wants_partial(request)
-    cached_shop_id, key, page = _cached_profile(handle)
-    if page is not None:
-        return _profile_response(request, page, partial=partial)
+    got = tab_cache.fragments(
+        handle,
+        {
+            "profile-head": ((get_language() or "", handle.lower()), True),
+            "profile-tab": (_tab_key_parts(request, partial=partial), False),
+        },
+    )
+    head, tab = got.found.get("profile-head"), got.found.get("profile-tab")
+    if head is not None and tab is not None:
+        return _profile_response(
+            request,
+            json.loads(head),
+            mark_safe(tab.decode()),  # noqa: S308 (our own rendered template)
+            partial=partial,
+        )
     profile_user = get_object_or_404(
         User.objects.select_related("shop").annotate(
             follower_count=Count("followers", distinct=True)
@@ -268,25 +251,32 @@ def profile(request, handle):
     )
     shop = getattr(profile_user, "shop", None)
     if shop is not None and not shop.is_suspended:
+        # The versions were read before the rows: a write in between moved them, so nothing
+        # stored here is newer than the key it goes under says.
+        known = got.shop_id == shop.pk
+        if not known:
+            tab_cache.remember_shop(handle, shop.pk)
         page = {
             "title": f"{profile_user.name} (@{profile_user.handle})",
             "head": render_to_string(
                 "shops/_profile_head.html", {"profile_user": profile_user}, request=request
             ),
             "user_id": profile_user.pk,
-            "shop_id": shop.pk,
-            "currency": shop.currency,
             "shop_name": shop.name,
             "shop_description": shop.description,
         }
-        if cached_shop_id == shop.pk:
-            # The version was read before the rows: a write in between moved it.
+        if known and head is None:
             tab_cache.put_fragment(
-                key, json.dumps(page).encode(), ttl=settings.PROFILE_HEAD_SECONDS
+                got.keys["profile-head"],
+                json.dumps(page).encode(),
+                ttl=settings.PROFILE_HEAD_SECONDS,
             )
+        if tab is not None:
+            tab_html = mark_safe(tab.decode())  # noqa: S308
         else:
-            tab_cache.remember_shop(handle, shop.pk)
-        return _profile_response(request, page, partial=partial, shop=shop)
+            key = got.keys["profile-tab"] if known else None
+            tab_html = _shop_tab_html(request, shop, key=key, partial=partial)
+        return _profile_response(request, page, tab_html, partial=partial)
     context = {
         "profile_user": profile_user,
         "shop": shop,
@@ -303,10 +293,9 @@ def _product_page_parts(request, handle: str, product: str) -> dict:
     """Everything of a product page that is the same for every shopper, rendered; from the cache
     behind the shop's version (any write to the product, its variants, stock, images or the
     shop moves it), else built and stored. Raises Http404 for a product shoppers cannot see."""
-    lang = get_language() or ""
-    shop_id = tab_cache.shop_id_for(handle)
-    key = tab_cache.fragment_key(shop_id, "product", lang, product) if shop_id else None
-    cached = tab_cache.get_fragment(key) if key else None
+    got = tab_cache.fragments(handle, {"product": ((get_language() or "", product), False)})
+    shop_id, key = got.shop_id, got.keys.get("product")
+    cached = got.found.get("product")
     if cached is not None:
         return json.loads(cached)
     try:
