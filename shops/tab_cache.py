@@ -44,6 +44,28 @@ return {2, sid, key, page}
 """
 
 
+_FRAGMENTS = """
+local sid = redis.call('GET', KEYS[1])
+if not sid then return {0} end
+local vk = ARGV[1] .. ':v:' .. sid
+local v = redis.call('GET', vk)
+if not v then
+  redis.call('SET', vk, ARGV[2], 'NX')
+  v = redis.call('GET', vk)
+end
+local pv = redis.call('GET', ARGV[1] .. ':pv:' .. sid) or '0'
+local out = {1, sid}
+for i = 3, #ARGV, 3 do
+  local ver = v
+  if ARGV[i + 2] == '1' then ver = v .. '.' .. pv end
+  local key = ARGV[1] .. ':f:' .. ARGV[i] .. ':' .. sid .. ':' .. ver .. ':' .. ARGV[i + 1]
+  table.insert(out, key)
+  table.insert(out, redis.call('GET', key))
+end
+return out
+"""
+
+
 @dataclass(frozen=True)
 class Found:
     shop_id: int | None  # None: the handle is not known to the cache
@@ -67,7 +89,7 @@ def _redis(url: str):
     client = redis.Redis.from_url(
         url, maint_notifications_config=MaintNotificationsConfig(enabled=False)
     )
-    return client, client.register_script(_LOOKUP)
+    return client, client.register_script(_LOOKUP), client.register_script(_FRAGMENTS)
 
 
 def _uses_redis() -> bool:
@@ -81,7 +103,7 @@ def lookup(*, handle: str, host: str, path: str) -> Found:
     """The cached page of this request, or where to put it once built."""
     digest = _digest(host, path)
     if _uses_redis():
-        client, script = _redis(settings.REDIS_URL)
+        client, script, _ = _redis(settings.REDIS_URL)
         handle_key = f"{_prefix()}:h:{handle.lower()}"
         got = script(keys=[handle_key], args=[_prefix(), digest, time.time_ns()], client=client)
         if got[0] == 0:
@@ -147,39 +169,44 @@ class Fragments:
 
 
 def fragments(handle: str, wanted: dict[str, tuple[tuple[str, ...], bool]]) -> Fragments:
-    """Several fragments of one creator's pages in three round trips (shop, versions, pages).
+    """Several fragments of one creator's pages: with Redis in one round trip (a Lua script
+    follows handle -> shop -> versions -> pages, as `lookup` does for the tab).
 
     `wanted` maps a fragment's name to the parts of its key and whether it also follows the
     profile version (see `profile_changed`)."""
+    digests = {
+        name: hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+        for name, (parts, _) in wanted.items()
+    }
+    if _uses_redis():
+        client, _, script = _redis(settings.REDIS_URL)
+        args: list = [_prefix(), time.time_ns()]
+        for name, (_, follows_profile) in wanted.items():
+            args += [name, digests[name], "1" if follows_profile else "0"]
+        got = script(keys=[f"{_prefix()}:h:{handle.lower()}"], args=args, client=client)
+        if got[0] == 0:
+            return Fragments(shop_id=None, keys={}, found={})
+        pairs = list(zip(wanted, zip(got[2::2], got[3::2], strict=True), strict=True))
+        return Fragments(
+            shop_id=int(got[1]),
+            keys={name: key.decode() for name, (key, _) in pairs},
+            found={name: page for name, (_, page) in pairs},
+        )
     shop_id = shop_id_for(handle)
     if shop_id is None:
         return Fragments(shop_id=None, keys={}, found={})
     vkey, pvkey = f"{_prefix()}:v:{shop_id}", f"{_prefix()}:pv:{shop_id}"
-    if _uses_redis():
-        client = _redis(settings.REDIS_URL)[0]
-        version, pversion = client.mget([vkey, pvkey])
-        if version is None:
-            client.set(vkey, time.time_ns(), nx=True)
-            version = client.get(vkey)
-    else:
-        cache.add(vkey, time.time_ns(), timeout=None)
-        got = cache.get_many([vkey, pvkey])
-        version, pversion = got.get(vkey), got.get(pvkey)
-    v = version.decode() if isinstance(version, bytes) else str(version)
-    pv = pversion.decode() if isinstance(pversion, bytes) else str(pversion or 0)
-    keys = {}
-    for name, (parts, follows_profile) in wanted.items():
-        digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
-        keys[name] = (
-            f"{_prefix()}:f:{name}:{shop_id}:{v}{f'.{pv}' if follows_profile else ''}:{digest}"
-        )
-    if _uses_redis():
-        values = _redis(settings.REDIS_URL)[0].mget(list(keys.values()))
-        found = dict(zip(keys, values, strict=True))
-    else:
-        got = cache.get_many(list(keys.values()))
-        found = {name: got.get(key) for name, key in keys.items()}
-    return Fragments(shop_id=shop_id, keys=keys, found=found)
+    cache.add(vkey, time.time_ns(), timeout=None)
+    versions = cache.get_many([vkey, pvkey])
+    v, pv = versions.get(vkey), versions.get(pvkey) or 0
+    keys = {
+        name: f"{_prefix()}:f:{name}:{shop_id}:{v}{f'.{pv}' if follows else ''}:{digests[name]}"
+        for name, (_, follows) in wanted.items()
+    }
+    got_pages = cache.get_many(list(keys.values()))
+    return Fragments(
+        shop_id=shop_id, keys=keys, found={name: got_pages.get(key) for name, key in keys.items()}
+    )
 
 
 def put_fragment(key: str, html: bytes, *, ttl: int | None = None) -> None:
