@@ -7,6 +7,7 @@ anonymous shopper would, in alternating rounds with the trivial view (bench/urls
 page is checked on every response (status and a marker counted in the HTML).
 """
 
+import os
 from statistics import median
 
 from bench.load import LoadResult, expect_for, merge, run_load
@@ -70,5 +71,8 @@ def run(
             f"range {min(per_round):.3f}-{max(per_round):.3f}x), "
             f"p50 {merged[name].p50_ms:.1f} ms vs {base.p50_ms:.1f} ms (target >= 0.3x)"
         )
-    notes.append("pages loaded as an anonymous shopper; nothing is written during the load")
+    notes.append(
+        "pages loaded as an anonymous shopper; nothing is written during the load; "
+        f"load average {os.getloadavg()[0]:.2f} at the end"
+    )
     return list(merged.values()), notes
