@@ -163,3 +163,18 @@ def test_a_session_going_live_shows_on_the_next_profile_request(client, product)
     )
     sessions.go_live(session=session, by=product.shop.owner)
     assert "Tonight&#x27;s drop" in page(client, profile_url(product.shop))
+
+
+def test_cached_tab_is_kept_per_query_and_per_htmx_partial(client, product):
+    ProductFactory(shop=product.shop, title="Desk fan")
+    url = profile_url(product.shop)
+    warm(client, f"{url}?q=Glow", f"{url}?q=fan")
+    glow, fan = page(client, f"{url}?q=Glow"), page(client, f"{url}?q=fan")
+    assert "Glow lamp" in glow
+    assert "Desk fan" not in glow
+    assert "Desk fan" in fan
+    assert "Glow lamp" not in fan
+    partial = client.get(f"{url}?q=Glow", headers={"HX-Request": "true"}).content.decode()
+    assert "Glow lamp" in partial
+    assert "<html" not in partial
+    assert "profile-head" not in partial
