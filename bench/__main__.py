@@ -23,6 +23,7 @@ BENCHMARKS = (
     "gift_sends",
     "gift_storm",
     "feed",
+    "pages",
 )
 # Run only when named (longer than the default run should be).
 ON_REQUEST = ("sizing",)

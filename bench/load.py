@@ -30,6 +30,8 @@ class Expect:
     # A correct page here is byte-for-byte the same every time, so its length is a cheap check
     # that wrk can make on every response; None when two correct responses differed.
     body_length: int | None = None
+    # HTML pages: the items are the occurrences of this marker (a JSON body otherwise).
+    marker: bytes | None = None
 
 
 @dataclass
@@ -97,7 +99,9 @@ def _check_loopback(url: str) -> None:
         raise BenchError(f"refusing to load a non-loopback URL: {url}")
 
 
-def count_items(body: bytes) -> int | None:
+def count_items(body: bytes, marker: bytes | None = None) -> int | None:
+    if marker is not None:
+        return body.count(marker)
     try:
         data = json.loads(body)
     except ValueError:
@@ -122,7 +126,9 @@ def item_ids(url: str, headers: dict | None = None) -> list:
     return [item.get("id") for item in data.get("results", [])]
 
 
-def expect_for(url: str, *, items: int, headers: dict | None = None) -> Expect:
+def expect_for(
+    url: str, *, items: int, headers: dict | None = None, marker: bytes | None = None
+) -> Expect:
     """Fetch the page twice, check it is a 200 with `items` items, learn its length."""
     _check_loopback(url)
     lengths = set()
@@ -130,11 +136,12 @@ def expect_for(url: str, *, items: int, headers: dict | None = None) -> Expect:
         status, body = _get(url, headers)
         if status != 200:
             raise BenchError(f"GET {url} answered {status}: {body[:300]!r}")
-        got = count_items(body)
+        got = count_items(body, marker)
         if got != items:
             raise BenchError(f"GET {url} gave {got} items, expected {items}: {body[:300]!r}")
         lengths.add(len(body))
-    return Expect(items=items, body_length=lengths.pop() if len(lengths) == 1 else None)
+    length = lengths.pop() if len(lengths) == 1 else None
+    return Expect(items=items, body_length=length, marker=marker)
 
 
 def available_clients() -> list[str]:
@@ -285,8 +292,8 @@ async def _aiohttp_run(
                         status, body = resp.status, await resp.read()
                     if status != 200:
                         errors.append(f"status {status}")
-                    elif count_items(body) != expect.items:
-                        errors.append(f"wrong item count {count_items(body)}")
+                    elif (got := count_items(body, expect.marker)) != expect.items:
+                        errors.append(f"wrong item count {got}")
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     errors.append(type(exc).__name__)
                 done = time.perf_counter()

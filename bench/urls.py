@@ -3,6 +3,7 @@ shopping tab (the creator's active products, same order, 20 a page) with a few p
 columns and no annotations or joins for display. It lives here so that production never
 routes to it."""
 
+from django.http import HttpResponse
 from django.urls import include, path
 from rest_framework import generics, serializers
 
@@ -63,7 +64,14 @@ class BareVideoList(generics.ListAPIView):
         return Response({"results": data})
 
 
+def trivial(request):
+    """The shopper pages' yardstick: a Django view through the same middleware that does no
+    work of its own (no query, no template)."""
+    return HttpResponse(b"<!doctype html><title>ok</title><p class=trivial>ok</p>")
+
+
 urlpatterns = [
+    path("bench/trivial/", trivial, name="bench-trivial"),
     path("bench/bare-videos/", BareVideoList.as_view(), name="bench-bare-videos"),
     path(
         "bench/bare-products/<str:handle>/",

@@ -42,3 +42,17 @@ class LiveConfig(AppConfig):
         from .gifting.services import session_host_for_gifts
 
         register_session_resolver(session_host_for_gifts)
+        # A creator's profile lists their live and upcoming sessions from a cache: a session
+        # saved or deleted shows there on the next request.
+        from django.db.models.signals import post_delete, post_save
+
+        from shops import tab_cache
+
+        from .models import LiveSession
+
+        def session_changed(sender, instance, **kwargs):
+            tab_cache.profile_changed(instance.shop_id)
+
+        for signal in (post_save, post_delete):
+            signal.connect(session_changed, sender=LiveSession, weak=False,
+                           dispatch_uid=f"live.profile.{signal is post_save}")  # fmt: skip

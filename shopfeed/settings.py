@@ -397,6 +397,9 @@ CHECKOUT_RESERVATION_MINUTES = env.int("CHECKOUT_RESERVATION_MINUTES", default=1
 SHOPPING_TAB_CACHE_PREFIX = env.str("SHOPPING_TAB_CACHE_PREFIX", default="tab")
 SHOPPING_TAB_CACHE_SECONDS = env.int("SHOPPING_TAB_CACHE_SECONDS", default=300)
 SHOPPING_TAB_HANDLE_SECONDS = env.int("SHOPPING_TAB_HANDLE_SECONDS", default=60)
+# A creator profile's head (name, bio, follower count, live sessions) is cached this long; the
+# shop's cards and status under the shop version, like the tab.
+PROFILE_HEAD_SECONDS = env.int("PROFILE_HEAD_SECONDS", default=10)
 # Flash sales (orders.flash, DESIGN.md section 4): units of a flash-sale variant or a live deal
 # are reserved in Redis and written to PostgreSQL in batches by `manage.py flash_writer` (or
 # the beat task below). Without Redis every purchase takes the plain path.

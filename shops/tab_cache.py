@@ -44,6 +44,28 @@ return {2, sid, key, page}
 """
 
 
+_FRAGMENTS = """
+local sid = redis.call('GET', KEYS[1])
+if not sid then return {0} end
+local vk = ARGV[1] .. ':v:' .. sid
+local v = redis.call('GET', vk)
+if not v then
+  redis.call('SET', vk, ARGV[2], 'NX')
+  v = redis.call('GET', vk)
+end
+local pv = redis.call('GET', ARGV[1] .. ':pv:' .. sid) or '0'
+local out = {1, sid}
+for i = 3, #ARGV, 3 do
+  local ver = v
+  if ARGV[i + 2] == '1' then ver = v .. '.' .. pv end
+  local key = ARGV[1] .. ':f:' .. ARGV[i] .. ':' .. sid .. ':' .. ver .. ':' .. ARGV[i + 1]
+  table.insert(out, key)
+  table.insert(out, redis.call('GET', key))
+end
+return out
+"""
+
+
 @dataclass(frozen=True)
 class Found:
     shop_id: int | None  # None: the handle is not known to the cache
@@ -67,7 +89,7 @@ def _redis(url: str):
     client = redis.Redis.from_url(
         url, maint_notifications_config=MaintNotificationsConfig(enabled=False)
     )
-    return client, client.register_script(_LOOKUP)
+    return client, client.register_script(_LOOKUP), client.register_script(_FRAGMENTS)
 
 
 def _uses_redis() -> bool:
@@ -81,7 +103,7 @@ def lookup(*, handle: str, host: str, path: str) -> Found:
     """The cached page of this request, or where to put it once built."""
     digest = _digest(host, path)
     if _uses_redis():
-        client, script = _redis(settings.REDIS_URL)
+        client, script, _ = _redis(settings.REDIS_URL)
         handle_key = f"{_prefix()}:h:{handle.lower()}"
         got = script(keys=[handle_key], args=[_prefix(), digest, time.time_ns()], client=client)
         if got[0] == 0:
@@ -111,6 +133,88 @@ def put_page(key: str, page: bytes) -> None:
         _redis(settings.REDIS_URL)[0].set(key, page, ex=ttl)
     else:
         cache.set(key, page, timeout=ttl)
+
+
+# --- fragments of the shopper pages ------------------------------------------------------------
+# The profile's shopping tab and the product page keep their rendered, same-for-everyone parts
+# under the same shop version as the tab API, so the same writes make them stale.
+
+
+def shop_id_for(handle: str) -> int | None:
+    """The shop of this creator handle as the cache knows it (None: ask the database)."""
+    key = f"{_prefix()}:h:{handle.lower()}"
+    if _uses_redis():
+        got = _redis(settings.REDIS_URL)[0].get(key)
+        return int(got) if got is not None else None
+    return cache.get(key)
+
+
+def profile_changed(shop_id: int) -> None:
+    def bump() -> None:
+        key, version = f"{_prefix()}:pv:{shop_id}", time.time_ns()
+        if _uses_redis():
+            _redis(settings.REDIS_URL)[0].set(key, version)
+        else:
+            cache.set(key, version, timeout=None)
+
+    bump()
+    transaction.on_commit(bump, robust=True)
+
+
+@dataclass(frozen=True)
+class Fragments:
+    shop_id: int | None  # None: the handle is not known to the cache (nothing else is set)
+    keys: dict[str, str]  # where each fragment is (or goes) at the versions read now
+    found: dict[str, bytes | None]
+
+
+def fragments(handle: str, wanted: dict[str, tuple[tuple[str, ...], bool]]) -> Fragments:
+    """Several fragments of one creator's pages: with Redis in one round trip (a Lua script
+    follows handle -> shop -> versions -> pages, as `lookup` does for the tab).
+
+    `wanted` maps a fragment's name to the parts of its key and whether it also follows the
+    profile version (see `profile_changed`)."""
+    digests = {
+        name: hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+        for name, (parts, _) in wanted.items()
+    }
+    if _uses_redis():
+        client, _, script = _redis(settings.REDIS_URL)
+        args: list = [_prefix(), time.time_ns()]
+        for name, (_, follows_profile) in wanted.items():
+            args += [name, digests[name], "1" if follows_profile else "0"]
+        got = script(keys=[f"{_prefix()}:h:{handle.lower()}"], args=args, client=client)
+        if got[0] == 0:
+            return Fragments(shop_id=None, keys={}, found={})
+        pairs = list(zip(wanted, zip(got[2::2], got[3::2], strict=True), strict=True))
+        return Fragments(
+            shop_id=int(got[1]),
+            keys={name: key.decode() for name, (key, _) in pairs},
+            found={name: page for name, (_, page) in pairs},
+        )
+    shop_id = shop_id_for(handle)
+    if shop_id is None:
+        return Fragments(shop_id=None, keys={}, found={})
+    vkey, pvkey = f"{_prefix()}:v:{shop_id}", f"{_prefix()}:pv:{shop_id}"
+    cache.add(vkey, time.time_ns(), timeout=None)
+    versions = cache.get_many([vkey, pvkey])
+    v, pv = versions.get(vkey), versions.get(pvkey) or 0
+    keys = {
+        name: f"{_prefix()}:f:{name}:{shop_id}:{v}{f'.{pv}' if follows else ''}:{digests[name]}"
+        for name, (_, follows) in wanted.items()
+    }
+    got_pages = cache.get_many(list(keys.values()))
+    return Fragments(
+        shop_id=shop_id, keys=keys, found={name: got_pages.get(key) for name, key in keys.items()}
+    )
+
+
+def put_fragment(key: str, html: bytes, *, ttl: int | None = None) -> None:
+    ttl = ttl or settings.SHOPPING_TAB_CACHE_SECONDS
+    if _uses_redis():
+        _redis(settings.REDIS_URL)[0].set(key, html, ex=ttl)
+    else:
+        cache.set(key, html, timeout=ttl)
 
 
 # --- writes ----------------------------------------------------------------------------------

@@ -1,17 +1,22 @@
 """Shopper pages: the landing page, a creator's profile with their shopping tab, product
 pages and site-wide search. Grids update in place with htmx and work as plain GET forms."""
 
+import json
 from decimal import Decimal
 
 import django_filters
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
-from . import selectors
+from . import selectors, tab_cache
 from .filters import ProductFilter
 from .models import Category, Product, ProductImage, Shop
 from .money import SYMBOLS, ZERO_DECIMAL, format_money, scale_to_minor
@@ -174,7 +179,70 @@ def search(request):
     return _render_grid_page(request, "shops/search.html", context)
 
 
+def _tab_key_parts(request, *, partial: bool) -> tuple[str, ...]:
+    lang = get_language() or ""
+    return (lang, request.path, request.GET.urlencode(), "grid" if partial else "page")
+
+
+def _shop_tab_html(request, shop: Shop, *, key: str | None, partial: bool) -> SafeString:
+    """The shopping tab's filters and grid, rendered and stored under `key` (the shop's version,
+    language and query: the same for everyone who asks so). Nothing per user is in it (no CSRF
+    token: the filter is a GET form). `key` None: the cache does not know the shop yet."""
+    filterset = ShopperProductFilter(
+        request.GET or None,
+        queryset=_with_tiebreak(selectors.with_compare_at(selectors.shopping_tab_for(shop=shop))),
+        categories=_categories_in_use(
+            Product.objects.filter(shop=shop, status=Product.Status.ACTIVE)
+        ),
+    )
+    context = {
+        "profile_user": True,  # cards link with ?from=tab
+        "shop": shop,
+        "filter": filterset,
+        "page_obj": _paginate(request, filterset.qs),
+        "price_unit": SYMBOLS.get(shop.currency, shop.currency),
+    }
+    template = "shops/_product_grid.html" if partial else "shops/_shop_tab_body.html"
+    html = render_to_string(template, context, request=request)
+    if key is not None:
+        tab_cache.put_fragment(key, html.encode())
+    return mark_safe(html)  # noqa: S308 (our own rendered template)
+
+
+def _profile_response(request, page: dict, tab_html: SafeString, *, partial: bool):
+    if partial:
+        response = HttpResponse(tab_html)
+    else:
+        context = {
+            "page": {**page, "head": mark_safe(page["head"])},  # noqa: S308
+            "is_owner": request.user.is_authenticated and request.user.pk == page["user_id"],
+            "tab_html": tab_html,
+        }
+        response = render(request, "shops/profile_cached.html", context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
 def profile(request, handle):
+    """An open shop's profile is served from cached parts: the head (name, bio, followers, live
+    sessions; kept PROFILE_HEAD_SECONDS and dropped by any write to the shop's cards) and the
+    tab (dropped by those writes). Profiles without an open shop are rendered each time."""
+    partial = _wants_partial(request)
+    got = tab_cache.fragments(
+        handle,
+        {
+            "profile-head": ((get_language() or "", handle.lower()), True),
+            "profile-tab": (_tab_key_parts(request, partial=partial), False),
+        },
+    )
+    head, tab = got.found.get("profile-head"), got.found.get("profile-tab")
+    if head is not None and tab is not None:
+        return _profile_response(
+            request,
+            json.loads(head),
+            mark_safe(tab.decode()),  # noqa: S308 (our own rendered template)
+            partial=partial,
+        )
     profile_user = get_object_or_404(
         User.objects.select_related("shop").annotate(
             follower_count=Count("followers", distinct=True)
@@ -182,39 +250,71 @@ def profile(request, handle):
         handle__iexact=handle,
     )
     shop = getattr(profile_user, "shop", None)
+    if shop is not None and not shop.is_suspended:
+        # The versions were read before the rows: a write in between moved them, so nothing
+        # stored here is newer than the key it goes under says.
+        known = got.shop_id == shop.pk
+        if not known:
+            tab_cache.remember_shop(handle, shop.pk)
+        page = {
+            "title": f"{profile_user.name} (@{profile_user.handle})",
+            "head": render_to_string(
+                "shops/_profile_head.html", {"profile_user": profile_user}, request=request
+            ),
+            "user_id": profile_user.pk,
+            "shop_name": shop.name,
+            "shop_description": shop.description,
+        }
+        if known and head is None:
+            tab_cache.put_fragment(
+                got.keys["profile-head"],
+                json.dumps(page).encode(),
+                ttl=settings.PROFILE_HEAD_SECONDS,
+            )
+        if tab is not None:
+            tab_html = mark_safe(tab.decode())  # noqa: S308
+        else:
+            key = got.keys["profile-tab"] if known else None
+            tab_html = _shop_tab_html(request, shop, key=key, partial=partial)
+        return _profile_response(request, page, tab_html, partial=partial)
     context = {
         "profile_user": profile_user,
         "shop": shop,
         "is_owner": request.user.is_authenticated and request.user.pk == profile_user.pk,
         "shop_unavailable": shop is not None and shop.is_suspended,
     }
-    if shop is not None and not shop.is_suspended:
-        filterset = ShopperProductFilter(
-            request.GET or None,
-            queryset=_with_tiebreak(
-                selectors.with_compare_at(selectors.shopping_tab_for(shop=shop))
-            ),
-            categories=_categories_in_use(
-                Product.objects.filter(shop=shop, status=Product.Status.ACTIVE)
-            ),
-        )
-        context.update(
-            filter=filterset,
-            page_obj=_paginate(request, filterset.qs),
-            price_unit=SYMBOLS.get(shop.currency, shop.currency),
-        )
-        return _render_grid_page(request, "shops/profile.html", context)
-    if _wants_partial(request):
+    if partial:
         # The shop went away while the page was open: the grid says so.
         return _render_grid_page(request, "shops/profile.html", context)
     return render(request, "shops/profile.html", context)
 
 
-def product_detail(request, handle, product):
+def _product_page_parts(request, handle: str, product: str) -> dict:
+    """Everything of a product page that is the same for every shopper, rendered; from the cache
+    behind the shop's version (any write to the product, its variants, stock, images or the
+    shop moves it), else built and stored. Raises Http404 for a product shoppers cannot see."""
+    got = tab_cache.fragments(handle, {"product": ((get_language() or "", product), False)})
+    shop_id, key = got.shop_id, got.keys.get("product")
+    cached = got.found.get("product")
+    if cached is not None:
+        return json.loads(cached)
     try:
         item = selectors.get_visible_product(owner_handle=handle, handle=product)
     except Product.DoesNotExist:
         raise Http404("This product is not available.") from None
+    if shop_id != item.shop_id:
+        # First visit to this creator since the cache forgot them (or the handle moved).
+        tab_cache.remember_shop(handle, item.shop_id)
+    # The version is read before the rows were (above, or here on a first visit): a write in
+    # between moves it, so what is stored under it is never newer than it says.
+    key = key if shop_id == item.shop_id else None
+    parts = _render_product_parts(request, item)
+    if key is not None:
+        tab_cache.put_fragment(key, json.dumps(parts).encode())
+    return parts
+
+
+def _render_product_parts(request, item: Product) -> dict:
     variants = list(item.variants.all())
     images = [
         {
@@ -239,17 +339,27 @@ def product_detail(request, handle, product):
             }
         )
     selected = next((v for v in variants if v.in_stock), variants[0] if variants else None)
-    return render(
-        request,
-        "shops/product_detail.html",
-        {
-            "product": item,
-            "shop": item.shop,
-            "creator": item.shop.owner,
-            "variants": variants,
-            "selected": selected,
-            "variant_data": variant_data,
-            "images": images,
-            "tags": list(item.tags.all()),
-        },
-    )
+    context = {
+        "product": item,
+        "shop": item.shop,
+        "creator": item.shop.owner,
+        "variants": variants,
+        "selected": selected,
+        "images": images,
+        "tags": list(item.tags.all()),
+    }
+    return {
+        "title": f"{item.title} · {item.shop.name}",
+        "top": render_to_string("shops/_product_top.html", context, request=request),
+        "bottom": render_to_string("shops/_product_bottom.html", context, request=request),
+        "variant_data": variant_data,
+        "selected_id": selected.pk if selected else None,
+        "selected_in_stock": bool(selected and selected.in_stock),
+        "owner_id": item.shop.owner_id,
+    }
+
+
+def product_detail(request, handle, product):
+    parts = _product_page_parts(request, handle, product)
+    page = {**parts, "top": mark_safe(parts["top"]), "bottom": mark_safe(parts["bottom"])}  # noqa: S308
+    return render(request, "shops/product_detail.html", {"page": page})
