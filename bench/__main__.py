@@ -84,9 +84,25 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _default_redis() -> None:
+    """Production runs on Redis (cache, flash reservations, room bus): so does the bench, on
+    BENCH_REDIS_URL's database unless REDIS_URL says otherwise, when a Redis answers there."""
+    if os.environ.get("REDIS_URL"):
+        return
+    url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        return
+    os.environ["REDIS_URL"] = url
+
+
 def _setup_django() -> None:
     # Forced, not setdefault: the bench must never run against the development settings.
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    _default_redis()
     import django
 
     django.setup()
