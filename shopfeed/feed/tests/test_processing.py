@@ -80,7 +80,7 @@ def test_a_clip_uploaded_in_chunks_is_transcoded_and_published(
         assert segments
         assert all(default_storage.size(f"{folder}/{s}") > 0 for s in segments)
 
-    detail = creator_client.get(f"/api/v1/feed/videos/{video.pk}/").json()
+    detail = creator_client.get(f"/api/v1/feed/videos/mine/{video.pk}/").json()
     assert detail["status"] == "ready"
     assert detail["hls_url"].endswith("/hls/master.m3u8")
     assert detail["products"][0]["id"] == product.pk
@@ -145,7 +145,7 @@ def test_a_worker_killed_mid_transcode_leaves_the_video_retryable_and_a_retry_pu
     assert video.status == Video.Status.PROCESSING  # not ready, not failed: retryable
     assert (video.mp4_file.name, video.hls_master, video.poster.name) == ("", "", "")
     assert list(published_videos()) == []
-    assert creator_client.get(f"/api/v1/feed/videos/{video_id}/").json()["hls_url"] is None
+    assert creator_client.get(f"/api/v1/feed/videos/mine/{video_id}/").json()["hls_url"] is None
 
     # Once its lease runs out the sweep queues it again, and a live worker finishes it.
     wait_until(lambda: video_id in processing.stale_video_ids(), timeout=10, what="lease out")
