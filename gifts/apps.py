@@ -12,3 +12,8 @@ class GiftsConfig(AppConfig):
         from .coins import hooks
 
         hooks.register()
+
+        # "Download my data" (shopfeed.accounts.privacy).
+        from . import privacy
+
+        privacy.connect()
