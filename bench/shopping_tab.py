@@ -6,6 +6,9 @@ PostgreSQL, and loads the tab's first page and the bare list's first page in the
 The ratio says what the tab's annotations, joins and richer cards cost per request.
 """
 
+import os
+import statistics
+
 from django.db import connection, transaction
 
 from bench.load import BenchError, Expect, LoadResult, expect_for, item_ids, merge, run_load
@@ -154,15 +157,18 @@ def run(
 
         for name in names:  # warm both (imports, connections, caches) before measuring
             load(name, warmup)
+        loads = []
         for n in range(rounds):
             for name in names if n % 2 == 0 else reversed(names):
+                loads.append(os.getloadavg()[0])
                 runs[name].append(load(name, duration / rounds))
         for url in urls.values():  # still right after the load?
             expect_for(url, items=PAGE_SIZE)
     tab, bare = (merge(runs[name]) for name in names)
     per_round = sorted(t.rps / b.rps for t, b in zip(*runs.values(), strict=True))
     cache = (
-        "Redis, one Lua lookup a request"
+        "Redis: one Lua script a request counts it for the throttles and finds the page; "
+        "the page's bytes come from this process's copy while the shop's version holds"
         if settings.REDIS_URL
         else settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
     )
@@ -170,6 +176,8 @@ def run(
         f"shopping-tab pages come from the cache ({cache}) behind the shop's version "
         f"(shops/tab_cache.py); nothing is written during the load, so these are cache hits",
         *shapes,
+        f"load average before each round: median {statistics.median(loads):.2f} "
+        f"(range {min(loads):.2f}-{max(loads):.2f}), {os.getloadavg()[0]:.2f} at the end",
         f"shopping-tab / bare: {tab.rps / bare.rps:.2f}x requests/s "
         f"(rounds {per_round[0]:.2f}-{per_round[-1]:.2f}), "
         f"{tab.p50_ms / bare.p50_ms:.2f}x p50, {tab.p99_ms / bare.p99_ms:.2f}x p99",

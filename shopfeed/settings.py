@@ -397,6 +397,8 @@ CHECKOUT_RESERVATION_MINUTES = env.int("CHECKOUT_RESERVATION_MINUTES", default=1
 SHOPPING_TAB_CACHE_PREFIX = env.str("SHOPPING_TAB_CACHE_PREFIX", default="tab")
 SHOPPING_TAB_CACHE_SECONDS = env.int("SHOPPING_TAB_CACHE_SECONDS", default=300)
 SHOPPING_TAB_HANDLE_SECONDS = env.int("SHOPPING_TAB_HANDLE_SECONDS", default=60)
+# Rendered tab pages each web process also keeps (served while the shop's version holds).
+SHOPPING_TAB_LOCAL_PAGES = env.int("SHOPPING_TAB_LOCAL_PAGES", default=256)
 # A creator profile's head (name, bio, follower count, live sessions) is cached this long; the
 # shop's cards and status under the shop version, like the tab.
 PROFILE_HEAD_SECONDS = env.int("PROFILE_HEAD_SECONDS", default=10)

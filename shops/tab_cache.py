@@ -8,14 +8,17 @@ receivers below (services, the admin), and explicit calls where rows change by q
 update or bulk write (stock reservations in orders, the flash writer, the CSV import,
 thumbnails, image and tab order).
 
-With Redis (REDIS_URL) a request finds its page in one round trip: a Lua script follows
-handle -> shop -> version -> page. The page is stored rendered (JSON bytes). Without Redis,
-Django's cache holds the same keys, a lookup at a time.
+With Redis (REDIS_URL) a request finds its page in one round trip, which also runs the API's
+throttles: a Lua script counts the request, then follows handle -> shop -> version -> page.
+The page is stored rendered (JSON bytes), in Redis and in a bounded copy per process that is
+served only while the shop's version still names it. Without Redis, Django's cache holds the
+same keys, a lookup at a time.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,11 +29,23 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
+from shopfeed.throttling import THROTTLE_LUA_FUNCTION
+
 from .models import Product, ProductImage, Shop, Variant
 
-_LOOKUP = """
+# ARGV: prefix, digest, a new version (when the shop has none), the key of the page this
+# process holds for the digest ('' if none: a reply of code 3 says that copy is current), then
+# the request's throttle checks (shopfeed.throttling), run first in the same round trip; their
+# waits come back as the reply's first element.
+_LOOKUP = (
+    THROTTLE_LUA_FUNCTION
+    + """
+local waits = throttle_checks(5, #ARGV)
+for _, w in ipairs(waits) do
+  if w > 0 then return {waits, -1} end
+end
 local sid = redis.call('GET', KEYS[1])
-if not sid then return {0} end
+if not sid then return {waits, 0} end
 local v = redis.call('GET', ARGV[1] .. ':v:' .. sid)
 if not v then
   v = ARGV[3]
@@ -38,10 +53,12 @@ if not v then
   v = redis.call('GET', ARGV[1] .. ':v:' .. sid)
 end
 local key = ARGV[1] .. ':p:' .. sid .. ':' .. v .. ':' .. ARGV[2]
+if key == ARGV[4] then return {waits, 3, sid, key} end
 local page = redis.call('GET', key)
-if not page then return {1, sid, key} end
-return {2, sid, key, page}
+if not page then return {waits, 1, sid, key} end
+return {waits, 2, sid, key, page}
 """
+)
 
 
 _FRAGMENTS = """
@@ -71,6 +88,7 @@ class Found:
     shop_id: int | None  # None: the handle is not known to the cache
     key: str = ""  # where the page is (or goes)
     page: bytes | None = None
+    waits: tuple[int, ...] = ()  # per throttle check: 0 counted, else ms to wait (nothing read)
 
 
 def _prefix() -> str:
@@ -99,16 +117,68 @@ def _uses_redis() -> bool:
 # --- reads ---------------------------------------------------------------------------------
 
 
-def lookup(*, handle: str, host: str, path: str) -> Found:
-    """The cached page of this request, or where to put it once built."""
+def shares_redis_with(cache) -> bool:
+    """Whether this Django cache is the Redis database the tab cache uses (then a throttle
+    check on it can run in the lookup's round trip)."""
+    return _uses_redis() and getattr(cache, "_servers", None) == [settings.REDIS_URL]
+
+
+class _LocalPages:
+    """This process's copies of rendered pages (Redis only): digest -> (key, page, expiry).
+
+    A copy is served only when the lookup script finds the shop's version still gives its key,
+    so a write seen by any process shows in every process at the next request; the page's bytes
+    then never cross the wire. Bounded (oldest out) and kept no longer than a page in Redis."""
+
+    def __init__(self):
+        self._pages: dict[str, tuple[str, bytes, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> tuple[str, bytes] | None:
+        got = self._pages.get(digest)
+        if got is None or got[2] < time.monotonic():
+            return None
+        return got[0], got[1]
+
+    def put(self, key: str, page: bytes) -> None:
+        digest = key.rpartition(":")[2]
+        expires = time.monotonic() + settings.SHOPPING_TAB_CACHE_SECONDS
+        with self._lock:
+            self._pages.pop(digest, None)
+            self._pages[digest] = (key, page, expires)
+            while len(self._pages) > settings.SHOPPING_TAB_LOCAL_PAGES:
+                self._pages.pop(next(iter(self._pages)))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+
+
+local_pages = _LocalPages()
+
+
+def lookup(*, handle: str, host: str, path: str, throttles: Iterable[list] = ()) -> Found:
+    """The cached page of this request, or where to put it once built.
+
+    `throttles`: checks of shopfeed.throttling run first in the same round trip (Redis only,
+    see `shares_redis_with`); when one refuses, nothing else is read."""
     digest = _digest(host, path)
     if _uses_redis():
         client, script, _ = _redis(settings.REDIS_URL)
         handle_key = f"{_prefix()}:h:{handle.lower()}"
-        got = script(keys=[handle_key], args=[_prefix(), digest, time.time_ns()], client=client)
-        if got[0] == 0:
-            return Found(shop_id=None)
-        return Found(shop_id=int(got[1]), key=got[2].decode(), page=got[3] if got[0] == 2 else None)
+        held = local_pages.get(digest)
+        args = [_prefix(), digest, time.time_ns(), held[0] if held else ""]
+        args += [a for check in throttles for a in check]
+        waits, code, *got = script(keys=[handle_key], args=args, client=client)
+        waits = tuple(int(w) for w in waits)
+        if code <= 0:
+            return Found(shop_id=None, waits=waits)
+        page = got[2] if code == 2 else held[1] if code == 3 and held else None
+        if code == 2:
+            local_pages.put(got[1].decode(), page)
+        return Found(shop_id=int(got[0]), key=got[1].decode(), page=page, waits=waits)
+    if throttles:
+        raise ValueError("throttle checks run in the lookup only with Redis")
     shop_id = cache.get(f"{_prefix()}:h:{handle.lower()}")
     if shop_id is None:
         return Found(shop_id=None)
@@ -131,6 +201,7 @@ def put_page(key: str, page: bytes) -> None:
     ttl = settings.SHOPPING_TAB_CACHE_SECONDS
     if _uses_redis():
         _redis(settings.REDIS_URL)[0].set(key, page, ex=ttl)
+        local_pages.put(key, page)
     else:
         cache.set(key, page, timeout=ttl)
 

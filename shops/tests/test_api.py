@@ -769,3 +769,27 @@ def test_without_redis_the_tab_is_cached_in_djangos_cache_the_same_way(
             product=product, by=shop.owner, variant=product.variants.get(), price_amount=700
         )
     assert _tab(shop).json()["results"][0]["min_price_amount"] == 700
+
+
+def test_the_cached_tab_counts_against_the_same_throttle_as_the_rest_of_the_api(
+    shop, product, settings
+):
+    # With Redis the tab's lookup script counts the request too (one round trip); the count
+    # is the same one every other endpoint reads.
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "anon": "4/min",
+        },
+    }
+    client = client_for()
+    served = [_tab(shop).status_code for _ in range(3)]
+    assert client.get(f"{API}/products/").status_code == 200
+
+    refused = _tab(shop)
+
+    assert served == [200] * 3
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    assert client.get(f"{API}/products/").status_code == 429
