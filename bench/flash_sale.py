@@ -36,6 +36,8 @@ from bench.load import BenchError, LoadResult, merge
 
 BUYERS = 64
 PROCESSES = int(os.environ.get("BENCH_FLASH_PROCESSES", "16"))  # 64 buyers over these
+# Writer processes sharing the stream (as `manage.py flash_writer --processes N` starts them).
+WRITERS = int(os.environ.get("BENCH_FLASH_WRITERS", "1"))
 STOCK = int(os.environ.get("BENCH_FLASH_STOCK", "20000"))
 FAST_STOCK = 50_000_000  # the fast paths' rows: they never run out in a run either
 RAW_STOCK = 2_000_000_000  # the bare UPDATE's own row: it never runs out in a run
@@ -354,9 +356,12 @@ class _Crowd:
             self.procs.append(proc)
             self.pipes.append(parent)
         self.stop_writer = ctx.Event()
-        self.writer = ctx.Process(target=_writer_main, args=(self.stop_writer,)) if writer else None
-        if self.writer is not None:
-            self.writer.start()
+        self.writers = [
+            ctx.Process(target=_writer_main, args=(self.stop_writer,))
+            for _ in range(WRITERS if writer else 0)
+        ]
+        for proc in self.writers:
+            proc.start()
 
     def run(self, mode: str, variant_id: int, seconds: float, *, once: bool = False) -> Tally:
         start_at = time.monotonic() + 0.5  # every buyer is connected and waiting by then
@@ -376,23 +381,30 @@ class _Crowd:
             with contextlib.suppress(OSError):
                 pipe.send(None)
         self.stop_writer.set()
-        for proc in [*self.procs, *([self.writer] if self.writer else [])]:
+        for proc in [*self.procs, *self.writers]:
             proc.join(timeout=15)
             if proc.is_alive():
                 proc.terminate()
                 proc.join(timeout=5)
 
 
-def _writer_catch_up() -> float:
-    """Seconds until the writer has written every reservation (after a round ends)."""
+@dataclass(frozen=True)
+class CatchUp:
+    seconds: float  # from the round's end until every reservation was written
+    behind: int  # reservations not yet written when the round ended
+
+
+def _writer_catch_up() -> CatchUp:
+    """How long the writers took to write every reservation after a round ended."""
     from orders.flash import store
 
     t0 = time.monotonic()
+    behind = store.backlog()
     while store.backlog():
         if time.monotonic() - t0 > WRITER_CATCH_UP:
             raise BenchError(f"the flash writer did not catch up within {WRITER_CATCH_UP} s")
         time.sleep(0.005)
-    return time.monotonic() - t0
+    return CatchUp(time.monotonic() - t0, behind)
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -511,7 +523,8 @@ def run(*, client: str, concurrency: int, duration: float, warmup: float, rounds
     label = f"{PROCESSES} procs x {BUYERS // PROCESSES} thr"
     tallies: dict[str, list[Tally]] = {m: [] for m in modes}
     warm: dict[str, Tally] = {}
-    catch_up: dict[str, list[float]] = {"fast": [], "live": []}
+    catch_up: dict[str, list[CatchUp]] = {"fast": [], "live": []}
+    reserved: dict[str, list[int]] = {"fast": [], "live": []}
     loads: list[float] = []
     crowd = _Crowd(seeded.buyers, PROCESSES, writer="fast" in modes)
     try:
@@ -525,6 +538,7 @@ def run(*, client: str, concurrency: int, duration: float, warmup: float, rounds
                 tallies[mode].append(crowd.run(mode, seeded.variant_for(mode), per_round))
                 if mode in catch_up:
                     catch_up[mode].append(_writer_catch_up())
+                    reserved[mode].append(tallies[mode][-1].ok)
         ok = {m: sum(t.ok for t in tallies[m]) + warm[m].ok for m in modes}
         checked = _check_sale(seeded, ok)
         last = [_last_units(crowd, "checkout", seeded.last_variant_id)]
@@ -556,9 +570,19 @@ def run(*, client: str, concurrency: int, duration: float, warmup: float, rounds
             f"p99 {res.p99_ms:.1f} ms vs {raw.p99_ms:.1f} ms"
         )
         if mode in catch_up:
-            ups = catch_up[mode]
+            ups = [c.seconds for c in catch_up[mode]]
+            # Written while buyers were reserving, and after (the backlog alone).
+            during = [
+                (n - c.behind) / per_round for n, c in zip(reserved[mode], catch_up[mode],
+                                                           strict=True)
+            ]  # fmt: skip
+            after = [c.behind / c.seconds for c in catch_up[mode] if c.behind and c.seconds]
             notes.append(
-                f"{NAMES[mode]}: the writer finished writing {_median(ups) * 1000:.0f} ms "
-                f"(median; max {max(ups) * 1000:.0f} ms) after each {per_round:g} s round"
+                f"{NAMES[mode]}: {WRITERS} writer process(es) finished writing "
+                f"{_median(ups) * 1000:.0f} ms (median; max {max(ups) * 1000:.0f} ms) after "
+                f"each {per_round:g} s round; reservations arrived at "
+                f"{_median([n / per_round for n in reserved[mode]]):,.0f}/s, written at "
+                f"{_median(during):,.0f}/s during the round"
+                + (f" and {_median(after):,.0f}/s draining the backlog after it" if after else "")
             )
     return list(merged.values()), [*notes, *checked, *last]

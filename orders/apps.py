@@ -10,6 +10,7 @@ class OrdersConfig(AppConfig):
 
         from . import privacy, video_sales
         from .cart.receivers import merge_on_login
+        from .flash import services as flash_services
 
         # An anonymous shopper's cart follows them into their account.
         user_logged_in.connect(merge_on_login, dispatch_uid="orders.cart.merge_on_login")
@@ -17,3 +18,5 @@ class OrdersConfig(AppConfig):
         video_sales.connect()
         # "Download my data" and "delete my account" (shopfeed.accounts.privacy).
         privacy.connect()
+        # A creator's flash-sale switch and stock edits reach the Redis counts.
+        flash_services.connect()

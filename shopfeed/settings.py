@@ -410,6 +410,8 @@ FLASH_KEY_PREFIX = env.str("FLASH_KEY_PREFIX", default="flash:")
 FLASH_REDIS_MAX_CONNECTIONS = env.int("FLASH_REDIS_MAX_CONNECTIONS", default=400)
 FLASH_LIMIT_PER_BUYER = env.int("FLASH_LIMIT_PER_BUYER", default=5)
 FLASH_WRITER_BATCH = env.int("FLASH_WRITER_BATCH", default=500)
+# Writer processes `manage.py flash_writer` runs (sharing the stream) unless --processes says.
+FLASH_WRITER_PROCESSES = env.int("FLASH_WRITER_PROCESSES", default=1)
 # A reservation another writer read and never acknowledged is taken over after this long.
 FLASH_WRITER_RECLAIM_MS = env.int("FLASH_WRITER_RECLAIM_MS", default=5000)
 # Without a writer process: the buyer's request writes the batch holding its reservation

@@ -185,10 +185,31 @@ class VariantForm(forms.ModelForm):
         widget=forms.NumberInput(attrs={"min": 0, "inputmode": "numeric"}),
     )
 
+    flash_limit_per_buyer = forms.IntegerField(
+        min_value=1,
+        max_value=services.MAX_FLASH_LIMIT,
+        required=False,
+        label="Flash limit per buyer",
+        help_text="Most units one buyer may take in the flash sale; empty for the site default.",
+        widget=forms.NumberInput(attrs={"min": 1, "inputmode": "numeric"}),
+    )
+
     class Meta:
         model = Variant
-        fields = ("sku", "option1", "option2", "option3", "quantity")
-        labels = {"sku": "SKU"}
+        fields = (
+            "sku",
+            "option1",
+            "option2",
+            "option3",
+            "quantity",
+            "flash_sale",
+            "flash_limit_per_buyer",
+        )
+        labels = {"sku": "SKU", "flash_sale": "Flash sale"}
+        help_texts = {
+            "flash_sale": "A hot drop: buyers get their units at once and orders are written "
+            "in batches."
+        }
 
     def __init__(self, *args, currency: str, **kwargs):
         super().__init__(*args, **kwargs)
@@ -250,6 +271,8 @@ class VariantForm(forms.ModelForm):
             "price_amount": cd["price_amount"],
             "compare_at_amount": cd.get("compare_at_amount"),
             "quantity": cd["quantity"],
+            "flash_sale": cd.get("flash_sale", False),
+            "flash_limit_per_buyer": cd.get("flash_limit_per_buyer"),
         }
 
 

@@ -11,7 +11,7 @@ from shopfeed.serializers import StrictJSONTypes
 
 from .images import validate_image_file
 from .models import Category, Product, ProductImage, Shop
-from .services import MAX_POSITION, VariantInput
+from .services import MAX_FLASH_LIMIT, MAX_POSITION, VariantInput
 
 # Largest amount/quantity PostgreSQL's integer column holds; above it the insert would fail.
 MAX_INT = 2_147_483_647
@@ -134,6 +134,17 @@ class VariantSerializer(ReadOnlyWrites, serializers.Serializer):
     )
     position = serializers.IntegerField(min_value=0, max_value=MAX_POSITION, required=False)
     in_stock = serializers.BooleanField(read_only=True)
+    flash_sale = serializers.BooleanField(
+        required=False,
+        help_text="A hot drop: units are reserved at once and orders written in batches.",
+    )
+    flash_limit_per_buyer = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_FLASH_LIMIT,
+        required=False,
+        allow_null=True,
+        help_text="Flash sale: most units one buyer may hold; null for the site's default.",
+    )
 
     def validate(self, attrs):
         instance = self.instance

@@ -16,12 +16,15 @@ from shopfeed.errors import Conflict, NotAllowed, ShopFeedError
 from . import tab_cache
 from .images import render_thumbnail, validate_image_file
 from .models import Category, Product, ProductImage, Shop, Tag, Variant
+from .signals import flash_stock_set
 
 MAX_FEATURED = 6
 CLASH_MESSAGE = "That clashed with another change saved at the same time; check and save again."
 # Positions order a handful of variants or images; typed ones are refused above this at the
 # edge (serializers, CSV) and computed ones stop here, so no position nears the column's limit.
 MAX_POSITION = 10_000
+# Flash sale: the most units one buyer may hold (the column is a PostgreSQL smallint).
+MAX_FLASH_LIMIT = 32_767
 SHOP_FIELDS = ("name", "slug", "description", "logo", "currency")
 PRODUCT_FIELDS = (
     "title",
@@ -43,6 +46,8 @@ VARIANT_FIELDS = (
     "compare_at_amount",
     "quantity",
     "position",
+    "flash_sale",
+    "flash_limit_per_buyer",
 )
 
 
@@ -56,6 +61,8 @@ class VariantInput:
     option3: str = ""
     compare_at_amount: int | None = None
     position: int = 0
+    flash_sale: bool = False
+    flash_limit_per_buyer: int | None = None
 
 
 def _bounded_position(position: int) -> int:
@@ -288,6 +295,7 @@ def save_variant(*, product: Product, by, variant: Variant | None = None, **fiel
         variant = Variant(product=product)
     elif variant.product_id != product.pk:
         raise NotAllowed("That variant belongs to another product.")
+    before = (variant.flash_sale, variant.quantity) if variant.pk else (False, None)
     variant.shop_id = product.shop_id
     variant.currency = product.shop.currency
     for name, value in fields.items():
@@ -305,6 +313,9 @@ def save_variant(*, product: Product, by, variant: Variant | None = None, **fiel
         raise ShopFeedError(
             "A variant with this SKU or these options already exists.", code="duplicate_variant"
         ) from exc
+    if variant.flash_sale and before != (True, variant.quantity):
+        # Switched on, or its stock set by hand: the flash counts are read afresh (orders).
+        flash_stock_set.send(sender=Variant, variant_id=variant.pk)
     return variant
 
 

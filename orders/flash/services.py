@@ -23,6 +23,7 @@ from django.db.models import Sum
 
 from shopfeed.errors import Conflict, ShopFeedError
 from shops.models import Product, Shop, Variant
+from shops.signals import flash_stock_set
 
 from ..checkout.services import LineRequest, address_snapshot, merge_lines
 from ..errors import SoldOut
@@ -283,3 +284,18 @@ def reconcile(*, variant_ids: list[int] | None = None) -> int:
         prime_variant(variant_id=variant_id, force=True)
     hook = deal_hook()
     return len(variant_ids) + (hook.reconcile() if hook is not None else 0)
+
+
+def _on_flash_stock_set(sender, *, variant_id: int, **kwargs) -> None:
+    """shops.signals.flash_stock_set: a creator marked a variant for flash sale or set its
+    stock. Redis's count is read again from PostgreSQL once that commits (a count left from
+    an earlier sale would be stale)."""
+    if not enabled():
+        return
+    _facts.pop(variant_id, None)
+    transaction.on_commit(lambda: prime_variant(variant_id=variant_id, force=True), robust=True)
+
+
+def connect() -> None:
+    """orders/apps.py calls this at startup."""
+    flash_stock_set.connect(_on_flash_stock_set, dispatch_uid="orders.flash.stock_set")

@@ -13,19 +13,17 @@ said. Priming (orders.flash.services.prime_variant) takes the same locks.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
 import psycopg
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import CharField, F, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models import F
 from django.utils import timezone
-from psycopg.types.json import Jsonb
 
 from shops import tab_cache
 from shops.models import Product, Shop, Variant
@@ -137,15 +135,12 @@ def _write(entries: list[store.Entry]) -> list[tuple[store.Entry, str, int]]:
         if updated != 1:  # we hold the lock and counted from it: cannot happen
             raise RuntimeError(f"stock of variant {variant_id} moved under its lock")
     tab_cache.changed({variants[vid].shop_id for vid in taken})
-    rows = _create_checkouts(accepted, variants)
+    checkout_ids = _create_checkouts(accepted, variants)
     if hook and deal_claims:
-        pairs = zip(accepted, rows, strict=True)
         hook.record(
-            claims=[
-                (e.deal_id, cast(int, r.checkout_id), e.quantity) for e, r in pairs if e.deal_id
-            ]
+            claims=[(e.deal_id, checkout_ids[e.rid], e.quantity) for e in accepted if e.deal_id]
         )
-    _record(rows + refused)
+    _record(refused)
     outcomes += [(e, WRITTEN, 0) for e in accepted]
     by_rid = {e.rid: e for e in todo}
     outcomes += [(by_rid[r.reservation_id], REJECTED, r.quantity) for r in refused]
@@ -170,100 +165,102 @@ def _insert(table: str, columns: dict[str, tuple[str, list]]) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _create_checkouts(
-    accepted: list[store.Entry], variants: dict[int, Variant]
-) -> list[FlashReservation]:
+# One statement writes a batch's checkouts, orders, items, "placed" events and reservation
+# records: the rows arrive as one JSON document (json.dumps, then PostgreSQL's own parser:
+# no per-value work in Python), each checkout's id is drawn first so that its idempotency key
+# is written with it, and the orders' ids come back through RETURNING. Foreign keys are
+# checked at commit (Django's are deferred), so the order of the inserts does not matter.
+_WRITE_CHECKOUTS = """
+WITH batch AS (
+  SELECT b.*, nextval(pg_get_serial_sequence('orders_checkout', 'id')) AS checkout_id
+  FROM jsonb_to_recordset(%(rows)s::jsonb) AS b(
+    buyer_id bigint, shop_id bigint, variant_id bigint, deal_id bigint, quantity integer,
+    unit_price bigint, total bigint, fee bigint, currency text, address jsonb,
+    source text, source_ref text, product_title text, variant_label text, sku text,
+    reservation_id text, reserved_at timestamptz, expires_at timestamptz
+  )
+), checkouts AS (
+  INSERT INTO orders_checkout (id, buyer_id, status, total_amount, currency, shipping_address,
+                               idempotency_key, client_secret, amount_received, expires_at,
+                               created_at, updated_at)
+  SELECT checkout_id, buyer_id, %(open)s, total, currency, address,
+         'checkout-' || checkout_id, '', 0, expires_at, %(now)s, %(now)s
+  FROM batch
+), orders AS (
+  INSERT INTO orders_order (checkout_id, shop_id, buyer_id, status, currency, subtotal_amount,
+                            shipping_amount, total_amount, fee_amount, refunded_amount, source,
+                            source_ref, shipping_address, carrier, tracking_number, created_at,
+                            updated_at)
+  SELECT checkout_id, shop_id, buyer_id, %(pending)s, currency, total, 0, total, fee, 0, source,
+         source_ref, address, '', '', %(now)s, %(now)s
+  FROM batch
+  RETURNING id, checkout_id
+), items AS (
+  INSERT INTO orders_orderitem (order_id, variant_id, product_title, variant_label, sku,
+                                unit_price_amount, quantity, line_total_amount)
+  SELECT o.id, b.variant_id, b.product_title, b.variant_label, b.sku, b.unit_price, b.quantity,
+         b.total
+  FROM orders o JOIN batch b USING (checkout_id)
+), events AS (
+  INSERT INTO orders_orderevent (order_id, kind, message, data, actor_id, created_at)
+  SELECT o.id, 'placed', 'Order placed.', '{}'::jsonb, b.buyer_id, %(now)s
+  FROM orders o JOIN batch b USING (checkout_id)
+), records AS (
+  INSERT INTO orders_flashreservation (reservation_id, variant_id, buyer_id, quantity, deal_id,
+                                       status, reason, checkout_id, reserved_at, written_at)
+  SELECT reservation_id, variant_id, buyer_id, quantity, deal_id, %(written)s, '', checkout_id,
+         reserved_at, %(now)s
+  FROM batch
+)
+SELECT reservation_id, checkout_id FROM batch
+"""
+
+
+def _create_checkouts(accepted: list[store.Entry], variants: dict[int, Variant]) -> dict[str, int]:
+    """Write the accepted reservations (with their records); returns checkout id by reservation."""
     if not accepted:
-        return []
-    now = timezone.now()
+        return {}
     minutes = timedelta(minutes=settings.CHECKOUT_RESERVATION_MINUTES)
-    n = len(accepted)
-    vs = [variants[e.variant_id] for e in accepted]
-    prices = [
-        e.unit_price_amount if e.unit_price_amount is not None else v.price_amount
-        for e, v in zip(accepted, vs, strict=True)
-    ]
-    totals = [p * e.quantity for p, e in zip(prices, accepted, strict=True)]
-    buyers = [e.buyer_id for e in accepted]
-    addresses = [Jsonb(e.address) for e in accepted]
-    currencies = [v.currency for v in vs]
-    checkout_ids = _insert(
-        "orders_checkout",
-        {
-            "buyer_id": ("bigint", buyers),
-            "status": ("varchar", [Checkout.Status.OPEN.value] * n),
-            "total_amount": ("bigint", totals),
-            "currency": ("varchar", currencies),
-            "shipping_address": ("jsonb", addresses),
-            "client_secret": ("varchar", [""] * n),
-            "amount_received": ("bigint", [0] * n),
-            "expires_at": ("timestamptz", [_at(e) + minutes for e in accepted]),
-            "created_at": ("timestamptz", [now] * n),
-            "updated_at": ("timestamptz", [now] * n),
-        },
-    )
-    Checkout.objects.filter(pk__in=checkout_ids).update(
-        idempotency_key=Concat(Value("checkout-"), Cast("id", CharField()))
-    )
-    order_ids = _insert(
-        "orders_order",
-        {
-            "checkout_id": ("bigint", checkout_ids),
-            "shop_id": ("bigint", [v.shop_id for v in vs]),
-            "buyer_id": ("bigint", buyers),
-            "status": ("varchar", [Order.Status.PENDING_PAYMENT.value] * n),
-            "currency": ("varchar", currencies),
-            "subtotal_amount": ("bigint", totals),
-            "shipping_amount": ("bigint", [0] * n),
-            "total_amount": ("bigint", totals),
-            "fee_amount": ("bigint", [platform_fee(t) for t in totals]),
-            "refunded_amount": ("bigint", [0] * n),
-            "source": ("varchar", [e.source for e in accepted]),
-            "source_ref": ("varchar", [e.source_ref for e in accepted]),
-            "shipping_address": ("jsonb", addresses),
-            "carrier": ("varchar", [""] * n),
-            "tracking_number": ("varchar", [""] * n),
-            "created_at": ("timestamptz", [now] * n),
-            "updated_at": ("timestamptz", [now] * n),
-        },
-    )
-    _insert(
-        "orders_orderitem",
-        {
-            "order_id": ("bigint", order_ids),
-            "variant_id": ("bigint", [v.pk for v in vs]),
-            "product_title": ("varchar", [v.product.title for v in vs]),
-            "variant_label": ("varchar", [v.label for v in vs]),
-            "sku": ("varchar", [v.sku for v in vs]),
-            "unit_price_amount": ("bigint", prices),
-            "quantity": ("integer", [e.quantity for e in accepted]),
-            "line_total_amount": ("bigint", totals),
-        },
-    )
-    _insert(
-        "orders_orderevent",
-        {
-            "order_id": ("bigint", order_ids),
-            "kind": ("varchar", ["placed"] * n),
-            "message": ("text", ["Order placed."] * n),
-            "data": ("jsonb", [Jsonb({})] * n),
-            "actor_id": ("bigint", buyers),
-            "created_at": ("timestamptz", [now] * n),
-        },
-    )
-    return [
-        FlashReservation(
-            reservation_id=e.rid,
-            variant_id=e.variant_id,
-            buyer_id=e.buyer_id,
-            quantity=e.quantity,
-            deal_id=e.deal_id or None,
-            status=WRITTEN,
-            checkout_id=checkout_id,
-            reserved_at=_at(e),
+    rows = []
+    for e in accepted:
+        v = variants[e.variant_id]
+        price = e.unit_price_amount if e.unit_price_amount is not None else v.price_amount
+        total = price * e.quantity
+        rows.append(
+            {
+                "buyer_id": e.buyer_id,
+                "shop_id": v.shop_id,
+                "variant_id": v.pk,
+                "deal_id": e.deal_id or None,
+                "quantity": e.quantity,
+                "unit_price": price,
+                "total": total,
+                "fee": platform_fee(total),
+                "currency": v.currency,
+                "address": e.address,
+                "source": e.source,
+                "source_ref": e.source_ref,
+                "product_title": v.product.title,
+                "variant_label": v.label,
+                "sku": v.sku,
+                "reservation_id": e.rid,
+                "reserved_at": _at(e).isoformat(),
+                "expires_at": (_at(e) + minutes).isoformat(),
+            }
         )
-        for e, checkout_id in zip(accepted, checkout_ids, strict=True)
-    ]
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:  # the same connection and transaction
+        cursor.execute(
+            _WRITE_CHECKOUTS,
+            {
+                "rows": json.dumps(rows, separators=(",", ":")),
+                "now": timezone.now(),
+                "open": Checkout.Status.OPEN.value,
+                "pending": Order.Status.PENDING_PAYMENT.value,
+                "written": str(WRITTEN),
+            },
+        )
+        return dict(cursor.fetchall())
 
 
 def _record(rows: list[FlashReservation]) -> None:

@@ -2,6 +2,7 @@
 writer processes: never oversold, every reservation written exactly once, nothing lost when
 Redis loses its keys or a writer dies."""
 
+import os
 import signal
 import sys
 
@@ -178,6 +179,41 @@ def test_writer_killed_after_commit_before_ack_writes_nothing_twice(
 
     _assert_each_written_once(variant, reservations, 300)
     assert store.backlog() == 0
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(p) for p in f.read().split()]
+
+
+@pytest.mark.postgres
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_writer_processes_share_the_stream_and_one_killed_is_replaced(
+    flash_redis, tmp_path, settings
+):
+    variant = VariantFactory(quantity=2000, flash_sale=True)
+    reservations = _fill(variant, buyers_for(1500))
+    env = child_env(
+        FLASH_KEY_PREFIX=settings.FLASH_KEY_PREFIX, FLASH_WRITER_BATCH="50",
+        FLASH_WRITER_RECLAIM_MS="300",
+    )  # fmt: skip
+    args = [sys.executable, "manage.py", "flash_writer", "--processes", "3", "--name", "pool"]
+    proc = Process(args, env, tmp_path / "writers.log")
+    try:
+        proc.wait_for_output("started: 3 processes")
+        wait_until(lambda: len(_children(proc.proc.pid)) == 3, what="three writer processes")
+        wait_until(FlashReservation.objects.exists, interval=0.005, what="a first batch")
+        os.kill(_children(proc.proc.pid)[0], signal.SIGKILL)
+        wait_until(lambda: store.backlog() == 0, timeout=90, what="the writers wrote everything")
+        proc.wait_for_output("exited (-9); again")
+        consumers = {c["name"] for c in flash_redis.xinfo_consumers(store.k("stream"), store.GROUP)}
+    finally:
+        proc.stop()
+
+    assert proc.proc.returncode == 0, proc.output()  # stopped by SIGTERM, cleanly
+    assert consumers == {"pool-0", "pool-1", "pool-2"}
+    _assert_each_written_once(variant, reservations, 2000)
 
 
 @pytest.mark.postgres

@@ -793,3 +793,43 @@ def test_the_cached_tab_counts_against_the_same_throttle_as_the_rest_of_the_api(
     assert refused.status_code == 429
     assert int(refused["Retry-After"]) > 0
     assert client.get(f"{API}/products/").status_code == 429
+
+
+# --- flash sale: a creator prepares a hot drop ---------------------------------------------
+
+
+def test_owner_marks_a_variant_for_flash_sale_with_a_per_buyer_limit(shop, product):
+    variant = product.variants.get()
+    response = client_for(shop.owner).patch(
+        f"{API}/products/{product.pk}/variants/{variant.pk}/",
+        {"flash_sale": True, "flash_limit_per_buyer": 2},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert (response.json()["flash_sale"], response.json()["flash_limit_per_buyer"]) == (True, 2)
+    variant.refresh_from_db()
+    assert (variant.flash_sale, variant.flash_limit_per_buyer) == (True, 2)
+
+
+@pytest.mark.parametrize("limit", [0, -1, 40_000, "many", 1.5])
+def test_a_bad_flash_limit_is_refused_and_changes_nothing(shop, product, limit):
+    variant = product.variants.get()
+    response = client_for(shop.owner).patch(
+        f"{API}/products/{product.pk}/variants/{variant.pk}/",
+        {"flash_sale": True, "flash_limit_per_buyer": limit},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "flash_limit_per_buyer" in response.json()
+    variant.refresh_from_db()
+    assert (variant.flash_sale, variant.flash_limit_per_buyer) == (False, None)
+
+
+def test_another_creator_cannot_mark_your_variant_for_flash_sale(product, intruder):
+    variant = product.variants.get()
+    response = client_for(intruder).patch(
+        f"{API}/products/{product.pk}/variants/{variant.pk}/", {"flash_sale": True}, format="json"
+    )
+    assert response.status_code == 403
+    variant.refresh_from_db()
+    assert variant.flash_sale is False

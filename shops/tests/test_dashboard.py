@@ -1,5 +1,7 @@
 """Creator dashboard pages: shop, products with variants and images, the shopping tab."""
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -790,3 +792,37 @@ def test_a_second_creator_sees_only_their_own_products(client, shirt):
         body = client.get(url).content.decode()
         assert "Their Thing" in body
         assert "Linen Shirt" not in body
+
+
+def test_owner_marks_a_variant_for_flash_sale_in_the_product_form(owner_client, shirt):
+    rows = existing_rows(shirt)
+    rows[0].update(flash_sale="on", flash_limit_per_buyer="2")
+    response = owner_client.post(
+        edit_url(shirt),
+        product_post(
+            title=shirt.title, handle=shirt.handle, status="active", variants=rows, initial=2
+        ),
+    )
+    assert response.status_code == 302
+    assert list(shirt.variants.values_list("sku", "flash_sale", "flash_limit_per_buyer")) == [
+        ("LS-S", True, 2),
+        ("LS-M", False, None),
+    ]
+    page = owner_client.get(edit_url(shirt)).content.decode()
+    assert re.search(r'<input type="checkbox" name="variants-0-flash_sale"[^>]* checked>', page)
+
+
+def test_a_bad_flash_limit_shows_the_error_and_writes_nothing(owner_client, shirt):
+    rows = existing_rows(shirt)
+    rows[0].update(flash_sale="on", flash_limit_per_buyer="0")
+    response = owner_client.post(
+        edit_url(shirt),
+        product_post(
+            title="Changed", handle=shirt.handle, status="active", variants=rows, initial=2
+        ),
+    )
+    assert response.status_code == 400
+    assert "Ensure this value is greater than or equal to 1." in response.content.decode()
+    shirt.refresh_from_db()
+    assert shirt.title != "Changed"
+    assert not shirt.variants.filter(flash_sale=True).exists()
