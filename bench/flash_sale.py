@@ -365,6 +365,7 @@ class _Crowd:
 
     def run(self, mode: str, variant_id: int, seconds: float, *, once: bool = False) -> Tally:
         start_at = time.monotonic() + 0.5  # every buyer is connected and waiting by then
+        self.wall_start = time.time() + 0.5
         phase = Phase(mode, variant_id, start_at, start_at + seconds, once)
         for pipe in self.pipes:
             pipe.send(phase)
@@ -374,6 +375,7 @@ class _Crowd:
                 raise BenchError(f"a buyer process did not answer (alive: {proc.is_alive()})")
             total.add(pipe.recv())
         total.finished_at -= start_at
+        self.wall_end = self.wall_start + total.finished_at
         return total
 
     def close(self) -> None:
@@ -391,20 +393,30 @@ class _Crowd:
 @dataclass(frozen=True)
 class CatchUp:
     seconds: float  # from the round's end until every reservation was written
-    behind: int  # reservations not yet written when the round ended
+    during: int  # reservations the writers wrote while the buyers were reserving
+    after: int  # and after the round, until none was left
 
 
-def _writer_catch_up() -> CatchUp:
-    """How long the writers took to write every reservation after a round ended."""
+def _writer_catch_up(crowd: "_Crowd | None" = None) -> CatchUp:
+    """How long the writers took to write every reservation after a round ended, and how many
+    they wrote during it and after it (by the records' written_at)."""
+    from datetime import UTC, datetime
+
     from orders.flash import store
+    from orders.models import FlashReservation
 
     t0 = time.monotonic()
-    behind = store.backlog()
     while store.backlog():
         if time.monotonic() - t0 > WRITER_CATCH_UP:
             raise BenchError(f"the flash writer did not catch up within {WRITER_CATCH_UP} s")
         time.sleep(0.005)
-    return CatchUp(time.monotonic() - t0, behind)
+    seconds = time.monotonic() - t0
+    if crowd is None:
+        return CatchUp(seconds, 0, 0)
+    start, end = (datetime.fromtimestamp(t, tz=UTC) for t in (crowd.wall_start, crowd.wall_end))
+    rows = FlashReservation.objects.filter(written_at__gte=start)
+    during = rows.filter(written_at__lt=end).count()
+    return CatchUp(seconds, during, rows.count() - during)
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -537,7 +549,7 @@ def run(*, client: str, concurrency: int, duration: float, warmup: float, rounds
                 loads.append(os.getloadavg()[0])
                 tallies[mode].append(crowd.run(mode, seeded.variant_for(mode), per_round))
                 if mode in catch_up:
-                    catch_up[mode].append(_writer_catch_up())
+                    catch_up[mode].append(_writer_catch_up(crowd))
                     reserved[mode].append(tallies[mode][-1].ok)
         ok = {m: sum(t.ok for t in tallies[m]) + warm[m].ok for m in modes}
         checked = _check_sale(seeded, ok)
@@ -572,11 +584,8 @@ def run(*, client: str, concurrency: int, duration: float, warmup: float, rounds
         if mode in catch_up:
             ups = [c.seconds for c in catch_up[mode]]
             # Written while buyers were reserving, and after (the backlog alone).
-            during = [
-                (n - c.behind) / per_round for n, c in zip(reserved[mode], catch_up[mode],
-                                                           strict=True)
-            ]  # fmt: skip
-            after = [c.behind / c.seconds for c in catch_up[mode] if c.behind and c.seconds]
+            during = [c.during / per_round for c in catch_up[mode]]
+            after = [c.after / c.seconds for c in catch_up[mode] if c.after and c.seconds > 0.05]
             notes.append(
                 f"{NAMES[mode]}: {WRITERS} writer process(es) finished writing "
                 f"{_median(ups) * 1000:.0f} ms (median; max {max(ups) * 1000:.0f} ms) after "
