@@ -98,10 +98,21 @@ class _LiveSettings:
     def cache(self):
         return ratelimit_cache()
 
+    def _rate_for(self, view) -> bool:
+        """Whether this request has a rate here; a scoped throttle takes the view's scope
+        first (DRF's ScopedRateThrottle does it in the allow_request this class replaces)."""
+        if isinstance(self, throttling.ScopedRateThrottle):
+            self.scope = getattr(view, self.scope_attr, None)
+            if not self.scope:
+                return False
+            self.rate = self.get_rate()
+            self.num_requests, self.duration = self.parse_rate(self.rate)
+        return self.rate is not None
+
     def check_args(self, request, view) -> list | None:
         """This throttle's check for the Redis script (key, limit, ms, member); None when the
         request is not counted here or the counts are not in Redis."""
-        if self.rate is None or redis_of(self.cache) is None:
+        if redis_of(self.cache) is None or not self._rate_for(view):
             return None
         self.key = self.get_cache_key(request, view)
         if self.key is None:

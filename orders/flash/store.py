@@ -106,12 +106,13 @@ return n
 # in `pending` is counted in the stock key (priming subtracts pending units). One that is not
 # was reserved before Redis lost its keys: take its units from the current count, or refuse
 # it when none are left. With the key itself missing, the next priming reads PostgreSQL after
-# this batch commits, so nothing is taken here. KEYS: pending. ARGV: prefix, then
-# (id, variant, quantity, deal) per reservation. Returns 1 (write it) or 0 per reservation.
+# this batch commits, so nothing is taken here. KEYS: pending. ARGV: prefix, then a JSON list
+# of [id, variant, quantity, deal] per reservation (strings: one argument, not four hundred).
+# Returns 1 (write it) or 0 per reservation.
 _CONFIRM = """
 local out = {}
-for i = 2, #ARGV, 4 do
-  local rid, vid, qty, did = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
+for _, r in ipairs(cjson.decode(ARGV[2])) do
+  local rid, vid, qty, did = r[1], r[2], tonumber(r[3]), r[4]
   if redis.call('HEXISTS', KEYS[1], rid) == 1 then
     out[#out + 1] = 1
   else
@@ -132,12 +133,12 @@ end
 return out
 """
 
-# After the batch committed. KEYS: pending, stream. ARGV: prefix, group, ttl, then
-# (stream id, reservation id, outcome, variant, deal, buyer, quantity given back) per entry.
+# After the batch committed. KEYS: pending, stream. ARGV: prefix, group, ttl, then a JSON list
+# of [stream id, reservation id, outcome, variant, deal, buyer, quantity given back] (strings).
 _FINISH = """
-for i = 4, #ARGV, 7 do
-  local sid, rid, outcome = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local vid, did, uid, back = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], tonumber(ARGV[i + 6])
+for _, r in ipairs(cjson.decode(ARGV[4])) do
+  local sid, rid, outcome = r[1], r[2], r[3]
+  local vid, did, uid, back = r[4], r[5], r[6], tonumber(r[7])
   redis.call('HDEL', KEYS[1], rid)
   redis.call('XACK', KEYS[2], ARGV[2], sid)
   redis.call('XDEL', KEYS[2], sid)
@@ -411,11 +412,13 @@ def read_batch(*, consumer: str, count: int, block_ms: int, reclaim_idle_ms: int
     return _entries(got[0][1]) if got else []
 
 
+def _json(rows: list[list[Any]]) -> str:
+    return json.dumps([[str(x) for x in row] for row in rows], separators=(",", ":"))
+
+
 def confirm(entries: list[Entry]) -> list[bool]:
-    args: list[Any] = [prefix()]
-    for e in entries:
-        args += [e.rid, e.variant_id, e.quantity, e.deal_id]
-    out = scripts().confirm(keys=[k("pending")], args=args, client=client())
+    rows = [[e.rid, e.variant_id, e.quantity, e.deal_id] for e in entries]
+    out = scripts().confirm(keys=[k("pending")], args=[prefix(), _json(rows)], client=client())
     return [bool(x) for x in out]
 
 
@@ -423,9 +426,11 @@ def finish(outcomes: list[tuple[Entry, str, int]]) -> None:
     """Acknowledge written entries: (entry, outcome, units the buyer's count gets back)."""
     if not outcomes:
         return
-    args: list[Any] = [prefix(), GROUP, settings.FLASH_OUTCOME_TTL_SECONDS]
-    for e, outcome, back in outcomes:
-        args += [e.stream_id, e.rid, outcome, e.variant_id, e.deal_id, e.buyer_id, back]
+    rows = [
+        [e.stream_id, e.rid, outcome, e.variant_id, e.deal_id, e.buyer_id, back]
+        for e, outcome, back in outcomes
+    ]
+    args = [prefix(), GROUP, settings.FLASH_OUTCOME_TTL_SECONDS, _json(rows)]
     scripts().finish(keys=[k("pending"), k("stream")], args=args, client=client())
 
 
