@@ -9,9 +9,10 @@ weighs on all alike:
 - checkout: `orders.checkout.start_checkout`, the plain path (what ordinary products take):
   one transaction that reserves with the UPDATE and writes the checkout, order, item, event.
 - fast: `orders.flash.services.reserve`, the flash-sale path: one Lua script in Redis; the
-  batch writer (`orders.flash.writer`, a process of its own here, as `manage.py flash_writer`
-  runs) writes the checkouts meanwhile. After each round the bench waits for the writer to
-  catch up and prints how long that took.
+  batch writers (`orders.flash.writer`, BENCH_FLASH_WRITERS processes of their own here, 2 by
+  default, as `manage.py flash_writer --processes 2` runs them) write the checkouts meanwhile.
+  After each round the bench waits for the writers to catch up and prints how long that took
+  and how many orders they wrote during the round and after it.
 - live: `live.selling.services.live_buy_now` during a live flash deal: the room's buy-now
   (session, lineup and deal checks in PostgreSQL, then the same Lua script with the deal).
 
@@ -37,7 +38,7 @@ from bench.load import BenchError, LoadResult, merge
 BUYERS = 64
 PROCESSES = int(os.environ.get("BENCH_FLASH_PROCESSES", "16"))  # 64 buyers over these
 # Writer processes sharing the stream (as `manage.py flash_writer --processes N` starts them).
-WRITERS = int(os.environ.get("BENCH_FLASH_WRITERS", "1"))
+WRITERS = int(os.environ.get("BENCH_FLASH_WRITERS", "2"))  # as Procfile.dev starts
 STOCK = int(os.environ.get("BENCH_FLASH_STOCK", "20000"))
 FAST_STOCK = 50_000_000  # the fast paths' rows: they never run out in a run either
 RAW_STOCK = 2_000_000_000  # the bare UPDATE's own row: it never runs out in a run
