@@ -189,15 +189,6 @@ def _release_handshake(proto) -> None:
                 setattr(proto, name, None)
 
 
-def unwrap_send(send):
-    """The server's own ASGI send under Channels' session wrapper (which only acts on HTTP)."""
-    from channels.sessions import InstanceSessionWrapper
-
-    while isinstance(getattr(send, "__self__", None), InstanceSessionWrapper):
-        send = send.__self__.real_send
-    return send
-
-
 class RoomSocket:
     """One local WebSocket in a room, as the hub sees it."""
 
@@ -219,7 +210,7 @@ class RoomSocket:
 
     def __init__(self, *, session_id: int, send, user_id=None, handle: str | None = None):
         self.session_id = session_id
-        self.send = unwrap_send(send)
+        self.send = send
         self.proto = _raw_protocol(self.send)
         if self.proto is not None:
             _release_handshake(self.proto)
