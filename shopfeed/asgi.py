@@ -26,16 +26,25 @@ channels_application = ProtocolTypeRouter(
 )
 
 
+def _routed(scope, receive, send):
+    """The coroutine of the lean app whose path pattern matches, else None."""
+    path, root = scope["path"], scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    for pattern, app in asgi_routes:
+        match = pattern.fullmatch(path)
+        if match is not None:
+            return app(scope, receive, send, **match.groupdict())
+    return None
+
+
 async def application(scope, receive, send):
     # The live room holds thousands of idle sockets per process: it runs without Channels'
     # per-socket middleware frames and consumer tasks (live/room/consumers.py), and checks
-    # the same door itself (shopfeed.ws_auth.authenticate).
+    # the same door itself (shopfeed.ws_auth.authenticate). The match is made in a helper so
+    # that nothing of it stays in this frame for the socket's life.
     if scope["type"] == "websocket":
-        path, root = scope["path"], scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root) :]
-        for pattern, app in asgi_routes:
-            match = pattern.fullmatch(path)
-            if match is not None:
-                return await app(scope, receive, send, **match.groupdict())
+        routed = _routed(scope, receive, send)
+        if routed is not None:
+            return await routed
     return await channels_application(scope, receive, send)

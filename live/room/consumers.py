@@ -76,7 +76,10 @@ def _viewer_key(scope, user, session_key: str | None) -> str:
 async def live_room(scope, receive, send, *, session_id: str | int) -> None:
     """The ASGI application of one room socket: the door, then one receive loop."""
     session_id = int(session_id)
-    who = await authenticate(scope, receive, send)
+    # The door runs in a task of its own: what it leaves in context variables (Django's cache
+    # handler keeps a cache object per context, ~0.8 KiB) goes with that task, not with the
+    # socket's.
+    who = await asyncio.get_running_loop().create_task(authenticate(scope, receive, send))
     if who is None:
         return  # refused at the handshake (answered by the door)
     user, session_key = who
@@ -93,6 +96,8 @@ async def live_room(scope, receive, send, *, session_id: str | int) -> None:
                     await rest
             elif kind == "websocket.connect":
                 await conn.connect(scope, session_key)
+                # Read only at the handshake; the server keeps the scope as long as the socket.
+                scope["headers"] = []
             elif kind == "websocket.disconnect":
                 return
     finally:
