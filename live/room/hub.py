@@ -187,9 +187,9 @@ def _release_handshake(proto) -> None:
     frame), ~2.4 KiB a viewer."""
     if getattr(proto, "handshake_complete", False) is True:
         request = getattr(proto, "request", None)
-        headers = getattr(request, "headers", None)
-        if callable(getattr(headers, "clear", None)):
-            headers.clear()
+        clear = getattr(getattr(request, "headers", None), "clear", None)
+        if callable(clear):
+            clear()
         for name in ("request", "response"):
             if hasattr(proto, name):
                 setattr(proto, name, None)
