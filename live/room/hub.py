@@ -704,17 +704,25 @@ class Hub:
     @staticmethod
     def _write_sampled(members: tuple[RoomSocket, ...], out: list[Event | ChatFlush]) -> None:
         # One list of frames (and one joined write) per combination of sample keys: a handful
-        # of groups plus the senders of this tick, whatever the number of sockets.
+        # of groups plus the senders of this tick, whatever the number of sockets. A socket
+        # that sent none of this tick's chat gets its group's frames: one dict lookup, not a
+        # key built per socket (py-spy, 500 chats/s into 3,000 viewers: ~15 % of the loop).
         flushes = [item for item in out if isinstance(item, ChatFlush)]
-        cache: dict[tuple, tuple[list[Event], bytes | None]] = {}
+        senders: set[str] = set()
+        for f in flushes:
+            senders.update(f.senders)
+        cache: dict[object, tuple[list[Event], bytes | None]] = {}
         for sock in members:
-            key = tuple(f.key(sock.group, sock.handle) for f in flushes)
+            handle = sock.handle
+            key: object = sock.group
+            if handle and handle in senders:
+                key = (sock.group, handle)
             got = cache.get(key)
             if got is None:
-                frames: list[Event] = []
-                keys = iter(key)
-                for item in out:
-                    frames.append(item.frame(next(keys)) if isinstance(item, ChatFlush) else item)
+                keys = iter([f.key(sock.group, handle) for f in flushes])
+                frames: list[Event] = [
+                    item.frame(next(keys)) if isinstance(item, ChatFlush) else item for item in out
+                ]
                 got = cache[key] = (frames, None)
             frames, joined = got
             if len(frames) == 1:
