@@ -1,9 +1,15 @@
-"""WebSocket routes of the live app."""
+"""WebSocket routes of the live app.
 
-from django.urls import path
+The room (`/ws/live/<session_id>/`) is a plain ASGI application (live/room/consumers.py) that
+shopfeed/asgi.py dispatches to before Channels' router: `asgi_routes` maps a path pattern to
+an app called with the pattern's named groups (strings) as keyword arguments.
+`websocket_urlpatterns` are the live app's Channels routes (none at present)."""
 
-from .room.consumers import LiveRoomConsumer
+import re
 
-websocket_urlpatterns = [
-    path("ws/live/<int:session_id>/", LiveRoomConsumer.as_asgi(), name="live-room"),
-]
+from .room.consumers import live_room
+
+# As Django's <int:session_id> path converter: ASCII digits.
+asgi_routes = [(re.compile(r"/ws/live/(?P<session_id>[0-9]+)/"), live_room)]
+
+websocket_urlpatterns: list = []

@@ -124,36 +124,48 @@ async def deny(scope, receive, send, *, status: int, reason: str, headers=()) ->
         await send({"type": "websocket.close", "code": 1013 if status == 429 else 1008})
 
 
+async def pass_door(scope, receive, send) -> bool:
+    """Steps 1-3 of the module docstring: False when the handshake was refused (and answered
+    here). A socket without an Origin passes with credentials; its cookies must be ignored."""
+    client = scope.get("client") or ("unknown", 0)
+    wait = await throttling.acount_websocket_connect(client[0])
+    if wait is not None:
+        await deny(
+            scope, receive, send, status=429, reason="Too many connections; try again later.",
+            headers=[(b"retry-after", str(wait).encode())],
+        )  # fmt: skip
+        return False
+    if "token" in _query(scope):
+        await deny(
+            scope, receive, send, status=403,
+            reason="API tokens are not accepted in the URL: send an Authorization header, "
+            "or connect with ?ticket= from POST /api/v1/live/ws-ticket/.",
+        )  # fmt: skip
+        return False
+    if _header(scope, b"origin") is not None:
+        if not origin_allowed(scope):
+            await deny(scope, receive, send, status=403, reason="Origin not allowed.")
+            return False
+        return True
+    if header_token(scope) is None and ticket_of(scope) is None:
+        await deny(scope, receive, send, status=403, reason="No Origin and no credentials.")
+        return False
+    return True
+
+
 class SocketGate:
-    """Steps 1-3 of the module docstring."""
+    """Steps 1-3 of the module docstring, as middleware (Channels routes)."""
 
     def __init__(self, inner):
         self.inner = inner
 
     async def __call__(self, scope, receive, send):
-        client = scope.get("client") or ("unknown", 0)
-        wait = await throttling.acount_websocket_connect(client[0])
-        if wait is not None:
-            return await deny(
-                scope, receive, send, status=429, reason="Too many connections; try again later.",
-                headers=[(b"retry-after", str(wait).encode())],
-            )  # fmt: skip
-        if "token" in _query(scope):
-            return await deny(
-                scope, receive, send, status=403,
-                reason="API tokens are not accepted in the URL: send an Authorization header, "
-                "or connect with ?ticket= from POST /api/v1/live/ws-ticket/.",
-            )  # fmt: skip
-        if _header(scope, b"origin") is not None:
-            if not origin_allowed(scope):
-                return await deny(scope, receive, send, status=403, reason="Origin not allowed.")
-            return await self.inner(scope, receive, send)
-        if header_token(scope) is None and ticket_of(scope) is None:
-            return await deny(
-                scope, receive, send, status=403, reason="No Origin and no credentials."
-            )
-        headers = [(k, v) for k, v in scope.get("headers", []) if k != b"cookie"]
-        return await self.inner(dict(scope, headers=headers), receive, send)
+        if not await pass_door(scope, receive, send):
+            return None
+        if _header(scope, b"origin") is None:
+            headers = [(k, v) for k, v in scope.get("headers", []) if k != b"cookie"]
+            scope = dict(scope, headers=headers)
+        return await self.inner(scope, receive, send)
 
 
 # --- credentials -------------------------------------------------------------------------------
@@ -170,31 +182,51 @@ def session_key_of(scope) -> str | None:
     return key if key and len(key) <= 128 else None
 
 
+async def identify(scope, receive, send) -> tuple[object, str | None] | None:
+    """(user, session key) of a socket that passed the door: from a ticket, a token header or
+    the session cookie, in that order, on the event loop (shopfeed.ws_identity). None when an
+    unknown ticket or token refused the handshake (answered here): it is not treated as
+    anonymous. The session key is the cookie's, if any (browsers only: cookies of a socket
+    without an Origin are not read)."""
+    ticket, key = ticket_of(scope), header_token(scope)
+    if ticket is not None or key is not None:
+        if ticket is not None:
+            user = await ws_tickets.aredeem_ticket(ticket)
+        else:
+            assert key is not None  # one of the two
+            user = await ws_identity.user_for("t", key)
+        if user is None:
+            await deny(
+                scope, receive, send, status=403, reason="Unknown, used or expired credentials."
+            )
+            return None
+        return user, None
+    session_key = session_key_of(scope)
+    user = await ws_identity.user_for("s", session_key) if session_key else None
+    return user or AnonymousUser(), session_key
+
+
+async def authenticate(scope, receive, send) -> tuple[object, str | None] | None:
+    """The whole door for an app that is not behind websocket_stack (the live room,
+    live/room/consumers.py): None when refused (answered), else (user, session key). Runs once,
+    at the handshake: nothing of it stays alive with the socket."""
+    if not await pass_door(scope, receive, send):
+        return None
+    return await identify(scope, receive, send)
+
+
 class CredentialsMiddleware:
-    """scope["user"] from a ticket, a token header or the session cookie, in that order, on
-    the event loop (shopfeed.ws_identity); an unknown ticket or token is refused, not treated
-    as anonymous. scope["session_key"] is the cookie's session key, if any."""
+    """scope["user"] and scope["session_key"] from identify(), as middleware."""
 
     def __init__(self, inner):
         self.inner = inner
 
     async def __call__(self, scope, receive, send):
-        ticket, key = ticket_of(scope), header_token(scope)
-        session_key = None
-        if ticket is not None or key is not None:
-            if ticket is not None:
-                user = await ws_tickets.aredeem_ticket(ticket)
-            else:
-                assert key is not None  # one of the two
-                user = await ws_identity.user_for("t", key)
-            if user is None:
-                return await deny(
-                    scope, receive, send, status=403, reason="Unknown, used or expired credentials."
-                )
-        else:
-            session_key = session_key_of(scope)
-            user = await ws_identity.user_for("s", session_key) if session_key else None
-        scope = dict(scope, user=user or AnonymousUser(), session_key=session_key)
+        who = await identify(scope, receive, send)
+        if who is None:
+            return None
+        user, session_key = who
+        scope = dict(scope, user=user, session_key=session_key)
         return await self.inner(scope, receive, send)
 
 

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from redis.exceptions import NoScriptError
 
 from live.models import ChatMessage
 from live.room.bus import _keys as bus_keys
@@ -153,13 +154,10 @@ class RedisChatLog:
             while self._queued:
                 batch, self._queued = self._queued[:PIPELINE], self._queued[PIPELINE:]
                 try:
-                    if len(batch) == 1:  # alone: no pipeline (it would check the script first)
+                    if len(batch) == 1:  # alone: no pipeline
                         answers = [await self._script(keys=batch[0][0], args=batch[0][1])]
                     else:
-                        async with self.client.pipeline(transaction=False) as pipe:
-                            for keys, args, _ in batch:
-                                await self._script(keys=keys, args=args, client=pipe)
-                            answers = await pipe.execute(raise_on_error=False)
+                        answers = await self._pipelined(batch)
                 except Exception as exc:  # noqa: BLE001 - each sender hears it
                     answers = [exc] * len(batch)
                 for (_, _, answer), got in zip(batch, answers, strict=True):
@@ -171,6 +169,26 @@ class RedisChatLog:
                         answer.set_result(got)
         finally:
             self._sender = None
+
+    async def _pipelined(self, batch: list) -> list:
+        """EVALSHA for each message in one pipeline, one round trip. (redis-py's Script on a
+        pipeline first asks SCRIPT EXISTS: a second round trip for every batch, and the next
+        batch waited for both. A script Redis no longer has, after a restart or a flush, is
+        loaded and only those messages are sent again: a NOSCRIPT reply means it did not run.)"""
+        answers = await self._evalshas(batch)
+        missing = [i for i, got in enumerate(answers) if isinstance(got, NoScriptError)]
+        if missing:
+            self._script.sha = await self.client.script_load(_CHAT_LUA)
+            again = await self._evalshas([batch[i] for i in missing])
+            for i, got in zip(missing, again, strict=True):
+                answers[i] = got
+        return answers
+
+    async def _evalshas(self, batch: list) -> list:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for keys, args, _ in batch:
+                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
+            return await pipe.execute(raise_on_error=False)
 
 
 class MemoryChatLog:

@@ -109,6 +109,45 @@ def test_messages_are_still_stored_when_event_ids_start_again_after_redis_lost_i
     assert sorted(text for _, text in stored(session)) == ["after", "before"]
 
 
+def test_messages_posted_together_go_in_one_pipeline_even_after_redis_forgot_the_script(
+    session, ana, settings
+):
+    import redis.asyncio as aioredis
+
+    settings.LIVE_CHAT_RATE = 20
+    users = [ana, *(UserFactory(handle=f"viewer{n}") for n in range(4))]
+    state = load_room_state(session.pk)
+    get_bus().client.script_flush()  # a Redis restart or SCRIPT FLUSH: no script cached
+
+    async def post_together():
+        client = aioredis.Redis.from_url(get_bus().url)
+        try:
+            log = chat_log.RedisChatLog(client)
+            first = await asyncio.gather(
+                *(
+                    chat.send_message(log=log, state=state, user=u, text=f"{u.handle} 1")
+                    for u in users
+                )
+            )
+            second = await asyncio.gather(
+                *(
+                    chat.send_message(log=log, state=state, user=u, text=f"{u.handle} 2")
+                    for u in users
+                )
+            )
+            return first, second
+        finally:
+            await client.aclose()
+
+    first, second = asyncio.run(post_together())
+    ids = [*first, *second]
+    assert sorted(ids) == list(range(min(ids), min(ids) + 10))  # each message once, no gap
+    assert max(first) < min(second)
+    texts = {e["id"]: e["data"]["text"] for e in published(session)}
+    assert [texts[i] for i in ids] == [f"{u.handle} {n}" for n in (1, 2) for u in users]
+    assert sorted(text for _, text in stored(session)) == sorted(texts.values())
+
+
 def test_an_anonymous_visitor_cannot_post(session):
     with pytest.raises(NotAllowed) as refused:
         send(session, AnonymousUser(), "hi")
