@@ -89,8 +89,10 @@ class Process:
         self._log.close()
 
 
-def start_celery_worker(*, broker_url: str, queue: str, log_path: Path) -> Process:
-    env = child_env(CELERY_BROKER_URL=broker_url, CELERY_QUEUE=queue)
+def start_celery_worker(
+    *, broker_url: str, queue: str, log_path: Path, **env_extra: str
+) -> Process:
+    env = child_env(CELERY_BROKER_URL=broker_url, CELERY_QUEUE=queue, **env_extra)
     args = [
         sys.executable, "-m", "celery", "-A", "shopfeed", "worker", "--pool=solo",
         "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
@@ -99,6 +101,29 @@ def start_celery_worker(*, broker_url: str, queue: str, log_path: Path) -> Proce
     worker = Process(args, env, log_path)
     worker.wait_for_output("ready.", timeout=60)
     return worker
+
+
+def websocket_communicator(application, path: str, headers=None):
+    """Channels' WebsocketCommunicator, with its test-time no-op of close_old_connections
+    stretched over `wait()` too.
+
+    Channels stops an in-process consumer from closing the test thread's database connection
+    only while the communicator sends and receives; `disconnect()` ends in `wait()`, where the
+    consumer's disconnect handler runs and checks that connection unguarded. Left open by an
+    earlier database test, it is then touched from a test without database access, which
+    fails (or, inside a test transaction, closes it). Here the guard covers the whole socket.
+    """
+    from unittest import mock
+
+    from channels.testing import WebsocketCommunicator
+    from channels.testing.application import no_op
+
+    class Communicator(WebsocketCommunicator):
+        async def wait(self, timeout=1):
+            with mock.patch("channels.db.close_old_connections", no_op):
+                return await super().wait(timeout)
+
+    return Communicator(application, path, headers)
 
 
 def free_port() -> int:
