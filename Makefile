@@ -29,7 +29,6 @@ seed: migrate
 	$(BIN)/python manage.py seed_feed_demo
 	$(BIN)/python manage.py seed_live_demo
 	$(BIN)/python manage.py seed_coin_packs
-	$(BIN)/python manage.py seed_videos
 
 # Web (ASGI: HTTP + WebSocket), a real Celery worker and beat, and localstripe, under honcho.
 # Ctrl-C reaches make, this shell and honcho; honcho stops the processes (SIGTERM, then SIGKILL
