@@ -126,6 +126,58 @@ def websocket_communicator(application, path: str, headers=None):
     return Communicator(application, path, headers)
 
 
+# What the user factories set (shopfeed/accounts/tests/factories.py) and a card that pays.
+TEST_PASSWORD = "pw-Secret-123"  # noqa: S105 - test users only
+TEST_CARD = "4242424242424242"
+
+
+def phone_page(browser, viewport: dict, **context_options):
+    """A page in a context of its own at `viewport`, 15 s timeouts; returns the page and the
+    list its uncaught script errors are collected in."""
+    page = browser.new_context(viewport=viewport, **context_options).new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return page, errors
+
+
+def log_in_page(page, base_url: str, username: str, *, submit: str = "button[type=submit]"):
+    """Sign in through the login form, as a person would."""
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", TEST_PASSWORD)
+    page.click(submit)
+    page.wait_for_load_state()
+
+
+def fill_card_form(page, number: str = TEST_CARD) -> None:
+    """The pay page's card form; localstripe's Stripe.js mounts plain inputs named by their
+    placeholders."""
+    card = page.locator("#card-element")
+    card.locator("input[placeholder=number]").fill(number)
+    card.locator("input[placeholder=exp_month]").fill("12")
+    card.locator("input[placeholder=exp_year]").fill("34")
+    card.locator("input[placeholder=cvc]").fill("123")
+    card.locator("input[placeholder=postal_code]").fill("12345")
+
+
+def fill_address_form(page) -> None:
+    """The checkout's shipping address (then "Continue to payment")."""
+    page.fill("#id_full_name", "Sam Shopper")
+    page.fill("#id_line1", "1 Main St")
+    page.fill("#id_city", "Springfield")
+    page.fill("#id_region", "NY")
+    page.fill("#id_postal_code", "12345")
+    page.fill("#id_country", "US")
+
+
+def close_context_local_connections() -> None:
+    """After a browser test: while Playwright's loop runs, Django's connections are
+    context-local; close the ones the test body opened, or the test database cannot be
+    dropped at the end."""
+    connections.close_all()
+
+
 def free_port() -> int:
     import socket
 
