@@ -178,6 +178,23 @@ def close_context_local_connections() -> None:
     connections.close_all()
 
 
+@contextmanager
+def asgi_site(log_path: Path, **env: str) -> Iterator[str]:
+    """uvicorn serving shopfeed.asgi (HTTP and WebSocket) on the test database, at a free
+    loopback port, with `env` on top of the test's own; yields its base URL."""
+    port = free_port()
+    args = [
+        sys.executable, "-m", "uvicorn", "shopfeed.asgi:application", "--host", "127.0.0.1",
+        "--port", str(port), "--lifespan", "off", "--log-level", "warning",
+    ]  # fmt: skip
+    process = Process(args, child_env(**env), log_path)
+    try:
+        wait_for_port(port, timeout=30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.stop()
+
+
 def free_port() -> int:
     import socket
 
