@@ -29,7 +29,6 @@ seed: migrate
 	$(BIN)/python manage.py seed_feed_demo
 	$(BIN)/python manage.py seed_live_demo
 	$(BIN)/python manage.py seed_coin_packs
-	$(BIN)/python manage.py seed_videos
 
 # Web (ASGI: HTTP + WebSocket), a real Celery worker and beat, and localstripe, under honcho.
 # Ctrl-C reaches make, this shell and honcho; honcho stops the processes (SIGTERM, then SIGKILL
@@ -41,9 +40,11 @@ run: seed
 	@echo ""
 	@trap : INT; PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f Procfile.dev start || [ $$? -eq 130 ]
 
-# --durations: CI's log records the 25 slowest tests.
+# --durations: CI's log records the 25 slowest tests. worksteal: a worker that runs out takes
+# half of the other's queue, so neither idles while the other still has tests (conftest.py
+# puts the ones that start processes first; `-n 0` ignores --dist).
 test: venv
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=25 $(PYTEST_ARGS)
 
 # ruff, mypy (services and selectors, django-stubs), and import directions (import-linter,
 # contracts in pyproject.toml).

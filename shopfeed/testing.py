@@ -89,8 +89,10 @@ class Process:
         self._log.close()
 
 
-def start_celery_worker(*, broker_url: str, queue: str, log_path: Path) -> Process:
-    env = child_env(CELERY_BROKER_URL=broker_url, CELERY_QUEUE=queue)
+def start_celery_worker(
+    *, broker_url: str, queue: str, log_path: Path, **env_extra: str
+) -> Process:
+    env = child_env(CELERY_BROKER_URL=broker_url, CELERY_QUEUE=queue, **env_extra)
     args = [
         sys.executable, "-m", "celery", "-A", "shopfeed", "worker", "--pool=solo",
         "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
@@ -99,6 +101,98 @@ def start_celery_worker(*, broker_url: str, queue: str, log_path: Path) -> Proce
     worker = Process(args, env, log_path)
     worker.wait_for_output("ready.", timeout=60)
     return worker
+
+
+def websocket_communicator(application, path: str, headers=None):
+    """Channels' WebsocketCommunicator, with its test-time no-op of close_old_connections
+    stretched over `wait()` too.
+
+    Channels stops an in-process consumer from closing the test thread's database connection
+    only while the communicator sends and receives; `disconnect()` ends in `wait()`, where the
+    consumer's disconnect handler runs and checks that connection unguarded. Left open by an
+    earlier database test, it is then touched from a test without database access, which
+    fails (or, inside a test transaction, closes it). Here the guard covers the whole socket.
+    """
+    from unittest import mock
+
+    from channels.testing import WebsocketCommunicator
+    from channels.testing.application import no_op
+
+    class Communicator(WebsocketCommunicator):
+        async def wait(self, timeout=1):
+            with mock.patch("channels.db.close_old_connections", no_op):
+                return await super().wait(timeout)
+
+    return Communicator(application, path, headers)
+
+
+# What the user factories set (shopfeed/accounts/tests/factories.py) and a card that pays.
+TEST_PASSWORD = "pw-Secret-123"  # noqa: S105 - test users only
+TEST_CARD = "4242424242424242"
+
+
+def phone_page(browser, viewport: dict, **context_options):
+    """A page in a context of its own at `viewport`, 15 s timeouts; returns the page and the
+    list its uncaught script errors are collected in."""
+    page = browser.new_context(viewport=viewport, **context_options).new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return page, errors
+
+
+def log_in_page(page, base_url: str, username: str, *, submit: str = "button[type=submit]"):
+    """Sign in through the login form, as a person would."""
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", TEST_PASSWORD)
+    page.click(submit)
+    page.wait_for_load_state()
+
+
+def fill_card_form(page, number: str = TEST_CARD) -> None:
+    """The pay page's card form; localstripe's Stripe.js mounts plain inputs named by their
+    placeholders."""
+    card = page.locator("#card-element")
+    card.locator("input[placeholder=number]").fill(number)
+    card.locator("input[placeholder=exp_month]").fill("12")
+    card.locator("input[placeholder=exp_year]").fill("34")
+    card.locator("input[placeholder=cvc]").fill("123")
+    card.locator("input[placeholder=postal_code]").fill("12345")
+
+
+def fill_address_form(page) -> None:
+    """The checkout's shipping address (then "Continue to payment")."""
+    page.fill("#id_full_name", "Sam Shopper")
+    page.fill("#id_line1", "1 Main St")
+    page.fill("#id_city", "Springfield")
+    page.fill("#id_region", "NY")
+    page.fill("#id_postal_code", "12345")
+    page.fill("#id_country", "US")
+
+
+def close_context_local_connections() -> None:
+    """After a browser test: while Playwright's loop runs, Django's connections are
+    context-local; close the ones the test body opened, or the test database cannot be
+    dropped at the end."""
+    connections.close_all()
+
+
+@contextmanager
+def asgi_site(log_path: Path, **env: str) -> Iterator[str]:
+    """uvicorn serving shopfeed.asgi (HTTP and WebSocket) on the test database, at a free
+    loopback port, with `env` on top of the test's own; yields its base URL."""
+    port = free_port()
+    args = [
+        sys.executable, "-m", "uvicorn", "shopfeed.asgi:application", "--host", "127.0.0.1",
+        "--port", str(port), "--lifespan", "off", "--log-level", "warning",
+    ]  # fmt: skip
+    process = Process(args, child_env(**env), log_path)
+    try:
+        wait_for_port(port, timeout=30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.stop()
 
 
 def free_port() -> int:

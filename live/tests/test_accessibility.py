@@ -22,6 +22,7 @@ from live.stream import services as sessions
 from live.tests.conftest import reset_room, session_cookie
 from shopfeed.accounts import services as account_services
 from shopfeed.accounts.tests.factories import CreatorFactory, UserFactory
+from shopfeed.testing import close_context_local_connections
 from shops.tests.factories import (
     ProductFactory,
     ProductImageFactory,
@@ -150,6 +151,13 @@ def describe(where: str, violations: list[dict]) -> list[str]:
             summary = " ".join((node.get("failureSummary") or "").split())
             lines.append(f"    {' > '.join(map(str, node['target']))}: {summary[:300]}")
     return lines
+
+
+@pytest.fixture
+def browser(module_browser):
+    """One chromium for every page here (each check takes contexts of its own)."""
+    yield module_browser
+    close_context_local_connections()
 
 
 @pytest.mark.parametrize("page_id", list(PAGES))

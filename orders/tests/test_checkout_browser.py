@@ -10,6 +10,7 @@ import pytest
 
 from orders.models import Checkout, Order, SaleSource
 from shopfeed.accounts.tests.factories import CreatorFactory, UserFactory
+from shopfeed.testing import fill_address_form, fill_card_form, log_in_page, phone_page
 from shops.models import Variant
 from shops.tests.factories import ProductFactory, ShopFactory, VariantFactory
 
@@ -42,17 +43,9 @@ def test_shopper_pays_with_a_test_card_and_sees_the_paid_order(
     variant = VariantFactory(product=product, option1="M", price_amount=3900, quantity=5)
     UserFactory(username="sam", handle="sam")
 
-    ctx = browser.new_context(viewport=PHONE)
-    page = ctx.new_page()
-    page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page, errors = phone_page(browser, PHONE)
 
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", "sam")
-    page.fill("#id_password", "pw-Secret-123")
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    log_in_page(page, base, "sam")
 
     # From the shopping tab to the product page, then straight to checkout.
     page.goto(f"{base}/@mia/")
@@ -66,24 +59,13 @@ def test_shopper_pays_with_a_test_card_and_sees_the_paid_order(
     assert "Mia's Closet" in summary
     assert "$78.00" in summary
 
-    page.fill("#id_full_name", "Sam Shopper")
-    page.fill("#id_line1", "1 Main St")
-    page.fill("#id_city", "Springfield")
-    page.fill("#id_region", "NY")
-    page.fill("#id_postal_code", "12345")
-    page.fill("#id_country", "US")
+    fill_address_form(page)
     _screenshot(page, tmp_path, "checkout-phone")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.click("text=Continue to payment")
     page.wait_for_url(f"{base}/checkout/*/pay/")
 
-    # localstripe's Stripe.js mounts plain inputs named by their placeholders.
-    card = page.locator("#card-element")
-    card.locator("input[placeholder=number]").fill("4242424242424242")
-    card.locator("input[placeholder=exp_month]").fill("12")
-    card.locator("input[placeholder=exp_year]").fill("34")
-    card.locator("input[placeholder=cvc]").fill("123")
-    card.locator("input[placeholder=postal_code]").fill("12345")
+    fill_card_form(page)
     _screenshot(page, tmp_path, "pay-phone")
     page.click("#pay-button")
 
@@ -108,7 +90,7 @@ def test_shopper_pays_with_a_test_card_and_sees_the_paid_order(
     page.wait_for_url(f"{base}/orders/{order.pk}/")
     assert "Linen Shirt" in page.inner_text("body")
     assert errors == []
-    ctx.close()
+    page.context.close()
 
 
 def test_anonymous_cart_updates_in_place_and_survives_logging_in(

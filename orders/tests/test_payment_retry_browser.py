@@ -7,7 +7,7 @@ import pytest
 
 from orders.models import Checkout, Order, StripeEvent
 from shopfeed.accounts.tests.factories import UserFactory
-from shopfeed.testing import wait_until
+from shopfeed.testing import fill_card_form, log_in_page, phone_page, wait_until
 from shops.models import Variant
 from shops.tests.factories import ProductFactory, VariantFactory
 
@@ -24,16 +24,6 @@ pytestmark = [
 DECLINED = "Your card was declined — try another card."
 
 
-def _fill_card(page, number: str) -> None:
-    # localstripe's Stripe.js mounts plain inputs named by their placeholders.
-    card = page.locator("#card-element")
-    card.locator("input[placeholder=number]").fill(number)
-    card.locator("input[placeholder=exp_month]").fill("12")
-    card.locator("input[placeholder=exp_year]").fill("34")
-    card.locator("input[placeholder=cvc]").fill("123")
-    card.locator("input[placeholder=postal_code]").fill("12345")
-
-
 @pytest.mark.usefixtures("worker", "stripe_webhooks_to")
 def test_a_shopper_whose_card_is_declined_pays_with_another_card(browser, live_server, shop):
     base = live_server.url
@@ -41,19 +31,11 @@ def test_a_shopper_whose_card_is_declined_pays_with_another_card(browser, live_s
     buyer = UserFactory(username="sam", handle="sam")
     checkout = CheckoutFactory(buyer=buyer, variant=variant, quantity=2)
 
-    ctx = browser.new_context(viewport=PHONE)
-    page = ctx.new_page()
-    page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", "sam")
-    page.fill("#id_password", "pw-Secret-123")
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    page, errors = phone_page(browser, PHONE)
+    log_in_page(page, base, "sam")
 
     page.goto(f"{base}/checkout/{checkout.pk}/pay/")
-    _fill_card(page, "4000000000000341")
+    fill_card_form(page, "4000000000000341")
     page.click("#pay-button")
     page.locator("#card-errors", has_text=DECLINED).wait_for()
     assert page.is_enabled("#pay-button")
@@ -72,7 +54,7 @@ def test_a_shopper_whose_card_is_declined_pays_with_another_card(browser, live_s
     assert page.inner_text("#declined-notice") == DECLINED
     assert "cannot be paid" not in page.inner_text("body")
 
-    _fill_card(page, "4242424242424242")
+    fill_card_form(page, "4242424242424242")
     page.click("#pay-button")
     page.wait_for_url(f"{base}/checkout/{checkout.pk}/done/")
     page.locator("#checkout-status.paid").wait_for(timeout=30_000)
@@ -81,4 +63,4 @@ def test_a_shopper_whose_card_is_declined_pays_with_another_card(browser, live_s
     assert Order.objects.get(checkout=checkout).status == Order.Status.PAID
     assert Variant.objects.get(pk=variant.pk).quantity == 3
     assert errors == []
-    ctx.close()
+    page.context.close()

@@ -7,7 +7,7 @@ import pytest
 
 from orders.models import Checkout, SavedCard
 from shopfeed.accounts.tests.factories import UserFactory
-from shopfeed.testing import wait_until
+from shopfeed.testing import fill_card_form, log_in_page, phone_page, wait_until
 from shops.tests.factories import ProductFactory, VariantFactory
 
 from .factories import CheckoutFactory
@@ -33,24 +33,11 @@ def test_a_card_saved_while_paying_pays_the_next_checkout_with_one_button(
         CheckoutFactory(buyer=buyer, variant=variant),
     )
 
-    ctx = browser.new_context(viewport=PHONE)
-    page = ctx.new_page()
-    page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", "sam")
-    page.fill("#id_password", "pw-Secret-123")
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    page, errors = phone_page(browser, PHONE)
+    log_in_page(page, base, "sam")
 
     page.goto(f"{base}/checkout/{first.pk}/pay/")
-    card = page.locator("#card-element")
-    card.locator("input[placeholder=number]").fill("4242424242424242")
-    card.locator("input[placeholder=exp_month]").fill("12")
-    card.locator("input[placeholder=exp_year]").fill("34")
-    card.locator("input[placeholder=cvc]").fill("123")
-    card.locator("input[placeholder=postal_code]").fill("12345")
+    fill_card_form(page)
     page.check("#save-card")
     page.click("#pay-button")
     page.wait_for_url(f"{base}/checkout/{first.pk}/done/")
@@ -65,4 +52,4 @@ def test_a_card_saved_while_paying_pays_the_next_checkout_with_one_button(
     page.locator("#checkout-status.paid").wait_for(timeout=30_000)
     assert Checkout.objects.get(pk=second.pk).status == Checkout.Status.PAID
     assert errors == []
-    ctx.close()
+    page.context.close()

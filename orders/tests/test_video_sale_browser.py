@@ -9,6 +9,7 @@ from shopfeed.accounts.tests.factories import CreatorFactory, UserFactory
 from shopfeed.feed.models import VideoLike, VideoPurchase
 from shopfeed.feed.ranking import store
 from shopfeed.feed.tests.factories import VideoFactory, VideoProductFactory
+from shopfeed.testing import fill_address_form, fill_card_form, log_in_page, phone_page
 from shops.tests.factories import ProductFactory, ShopFactory, VariantFactory
 
 from .test_checkout_browser import PHONE, _screenshot
@@ -38,17 +39,9 @@ def test_shopper_swipes_likes_and_buys_the_product_tagged_on_a_video(
     ).video
     UserFactory(username="sam", handle="sam")
 
-    ctx = browser.new_context(viewport=PHONE, has_touch=True)
-    page = ctx.new_page()
-    page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page, errors = phone_page(browser, PHONE, has_touch=True)
 
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", "sam")
-    page.fill("#id_password", "pw-Secret-123")
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    log_in_page(page, base, "sam")
 
     page.goto(f"{base}/")
     page.locator(".slide").nth(3).wait_for(state="attached")
@@ -78,20 +71,10 @@ def test_shopper_swipes_likes_and_buys_the_product_tagged_on_a_video(
     page.wait_for_url(f"{base}/checkout/?buy_now=1")
     assert "$39.00" in page.inner_text(".checkout-summary")
 
-    page.fill("#id_full_name", "Sam Shopper")
-    page.fill("#id_line1", "1 Main St")
-    page.fill("#id_city", "Springfield")
-    page.fill("#id_region", "NY")
-    page.fill("#id_postal_code", "12345")
-    page.fill("#id_country", "US")
+    fill_address_form(page)
     page.click("text=Continue to payment")
     page.wait_for_url(f"{base}/checkout/*/pay/")
-    card = page.locator("#card-element")
-    card.locator("input[placeholder=number]").fill("4242424242424242")
-    card.locator("input[placeholder=exp_month]").fill("12")
-    card.locator("input[placeholder=exp_year]").fill("34")
-    card.locator("input[placeholder=cvc]").fill("123")
-    card.locator("input[placeholder=postal_code]").fill("12345")
+    fill_card_form(page)
     page.click("#pay-button")
     page.wait_for_url(f"{base}/checkout/*/done/")
     page.locator("#checkout-status.paid").wait_for(timeout=30_000)
@@ -105,4 +88,4 @@ def test_shopper_swipes_likes_and_buys_the_product_tagged_on_a_video(
     # The worker that marked it paid told the feed: "bought from" for the ranker.
     assert VideoPurchase.objects.filter(video=tagged, user__handle="sam").exists()
     assert errors == []
-    ctx.close()
+    page.context.close()

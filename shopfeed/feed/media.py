@@ -399,22 +399,6 @@ def _write_master(hls_dir: Path, renditions: tuple[Rendition, ...]) -> None:
     (hls_dir / "master.m3u8").write_text("\n".join(lines) + "\n")
 
 
-def make_demo_clip(path: Path, *, seconds: int = 6, hue: int = 0, tone_hz: int = 440) -> Path:
-    """A 540x960 H.264/AAC clip of a moving test pattern and a tone (demo data, no camera)."""
-    _ffmpeg(
-        [
-            "-f", "lavfi", "-i", "testsrc2=size=540x960:rate=30",
-            "-f", "lavfi", "-i", f"sine=frequency={tone_hz}:sample_rate=44100",
-            "-t", str(seconds), "-vf", f"hue=h={hue}",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-shortest", str(path),
-        ],
-        heartbeat=None,
-        what="Making a demo clip",
-    )  # fmt: skip
-    return path
-
-
 def remove_tree(path: Path) -> None:
     """Delete a local working directory we made."""
     shutil.rmtree(path, ignore_errors=True)

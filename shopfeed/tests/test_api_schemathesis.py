@@ -29,9 +29,17 @@ from shops.tests.factories import (
 
 pytestmark = [pytest.mark.postgres, pytest.mark.services]
 
-# Bounded and reproducible: 20 cases per operation, one seed, one worker; about 20 s
-# (anonymous) and 55 s (with a token) on an idle 2-core machine.
+# Bounded and reproducible: one seed, one worker, 20 generated cases per operation, and only
+# the stateless phases that find bugs. Fuzzing (random valid and invalid input) in both runs:
+# it is what finds a 500 that only some values cause. The coverage phase (every operation's
+# boundary and invalid values: missing fields, wrong types, out-of-range numbers, the same set
+# each run) with the token only: the validation it checks runs the same for anonymous
+# callers, half of whose operations answer nothing but "sign in". The stateful phase is left
+# out: it reached 2 of 114 inferred links, and failed a run on a documented rule (DELETE of a
+# product archives it; its owner still reads it).
 MAX_EXAMPLES = 20
+PHASES_ANONYMOUS = "fuzzing"
+PHASES_WITH_A_TOKEN = "coverage,fuzzing"
 SEED = 20260101
 TIMEOUT_SECONDS = 300  # a hung run fails instead of holding CI
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -74,12 +82,13 @@ def api(transactional_db, tmp_path, localstripe):
         server.stop()
 
 
-def run_schemathesis(base_url: str, tmp_path, *extra: str) -> tuple[int, str, float]:
+def run_schemathesis(base_url: str, tmp_path, *extra: str, phases: str) -> tuple[int, str, float]:
     args = [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG),
         "run", f"{base_url}/api/schema/",
         "--url", base_url,
         "--checks", "all",
+        "--phases", phases,
         "--max-examples", str(MAX_EXAMPLES),
         "--seed", str(SEED),
         "--workers", "1",
@@ -103,7 +112,7 @@ def run_schemathesis(base_url: str, tmp_path, *extra: str) -> tuple[int, str, fl
 
 def test_api_conforms_to_its_schema_for_anonymous_callers(api, tmp_path):
     base_url, _, server = api
-    code, output, seconds = run_schemathesis(base_url, tmp_path)
+    code, output, seconds = run_schemathesis(base_url, tmp_path, phases=PHASES_ANONYMOUS)
     assert code == 0, output[-12000:] + server.output()[-3000:]
     print(f"schemathesis, anonymous: {seconds:.0f} s")
 
@@ -111,7 +120,11 @@ def test_api_conforms_to_its_schema_for_anonymous_callers(api, tmp_path):
 def test_api_conforms_to_its_schema_with_a_creators_token(api, tmp_path):
     base_url, token, server = api
     code, output, seconds = run_schemathesis(
-        base_url, tmp_path, "--header", f"Authorization: Token {token}"
+        base_url,
+        tmp_path,
+        "--header",
+        f"Authorization: Token {token}",
+        phases=PHASES_WITH_A_TOKEN,
     )
     assert code == 0, output[-12000:] + server.output()[-3000:]
     print(f"schemathesis, with a token: {seconds:.0f} s")

@@ -8,8 +8,8 @@ live/tests/test_ws_security.py.
 import pytest
 from asgiref.sync import async_to_sync
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.testing import WebsocketCommunicator
 
+from shopfeed.testing import websocket_communicator
 from shopfeed.ws_auth import websocket_stack
 
 
@@ -24,7 +24,7 @@ def admitted(origin: str | None, *, host: str = "shop.example:8000", scheme: str
         headers.append((b"origin", origin.encode()))
 
     async def attempt():
-        communicator = WebsocketCommunicator(websocket_stack(Echo.as_asgi()), "/ws/", headers)
+        communicator = websocket_communicator(websocket_stack(Echo.as_asgi()), "/ws/", headers)
         communicator.scope["scheme"] = scheme
         connected, _ = await communicator.connect(timeout=5)
         await communicator.disconnect()

@@ -4,6 +4,7 @@ import pytest
 from PIL import Image
 
 from shopfeed.accounts.tests.factories import CreatorFactory, UserFactory
+from shopfeed.testing import log_in_page
 from shops.models import Product
 from shops.tests.factories import ShopFactory
 
@@ -12,14 +13,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
 ]
-
-
-def _log_in(page, base_url, username):
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw-Secret-123")
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
 
 
 def test_creator_adds_a_two_variant_product_and_a_shopper_finds_it_on_the_tab(
@@ -34,7 +27,7 @@ def test_creator_adds_a_two_variant_product_and_a_shopper_finds_it_on_the_tab(
 
     creator_ctx = browser.new_context(viewport={"width": 390, "height": 844})
     page = creator_ctx.new_page()
-    _log_in(page, live_server.url, "mia")
+    log_in_page(page, live_server.url, "mia")
     page.goto(f"{live_server.url}/dashboard/products/new/")
     page.fill("#id_title", "Linen Shirt")
     page.fill("#id_option1_name", "Size")
@@ -64,7 +57,7 @@ def test_creator_adds_a_two_variant_product_and_a_shopper_finds_it_on_the_tab(
 
     shopper_ctx = browser.new_context(viewport={"width": 390, "height": 844})
     page = shopper_ctx.new_page()
-    _log_in(page, live_server.url, "sam")
+    log_in_page(page, live_server.url, "sam")
     page.goto(f"{live_server.url}/@mia/")
     card = page.locator(".product-card", has_text="Linen Shirt")
     card.wait_for()

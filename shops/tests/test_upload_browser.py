@@ -4,8 +4,6 @@ The site runs as `make run` serves it (uvicorn on shopfeed.asgi, media through o
 pytest-django's live_server would answer /media/ with Django's test handler instead.
 """
 
-import sys
-
 import pytest
 from django.db import connection
 from django.test import Client
@@ -22,21 +20,12 @@ pytestmark = [
 
 @pytest.fixture
 def site(tmp_path):
-    from shopfeed.testing import Process, child_env, free_port, wait_for_port
+    from shopfeed.testing import asgi_site
 
     if connection.vendor != "postgresql":
         pytest.skip("the ASGI server shares the test database only on PostgreSQL")
-    port = free_port()
-    args = [
-        sys.executable, "-m", "uvicorn", "shopfeed.asgi:application", "--host", "127.0.0.1",
-        "--port", str(port), "--lifespan", "off", "--log-level", "warning",
-    ]  # fmt: skip
-    process = Process(args, child_env(CELERY_TASK_ALWAYS_EAGER="true"), tmp_path / "web.log")
-    try:
-        wait_for_port(port, timeout=30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.stop()
+    with asgi_site(tmp_path / "web.log", CELERY_TASK_ALWAYS_EAGER="true") as url:
+        yield url
 
 
 def test_uploaded_polyglot_opened_from_its_media_url_does_not_run_its_script(

@@ -164,24 +164,3 @@ def test_a_worker_killed_mid_transcode_leaves_the_video_retryable_and_a_retry_pu
     # Only the attempt that published keeps files under the video's prefix.
     dirs, _ = default_storage.listdir(f"videos/{video_id}")
     assert dirs == [video.hls_master.split("/")[2]]
-
-
-def test_seed_videos_posts_processed_demo_videos_once(
-    shop, settings, django_capture_on_commit_callbacks
-):
-    from django.core.management import call_command
-
-    settings.VIDEO_X264_PRESET = "ultrafast"  # the encode is not under test here
-    from shopfeed.accounts.models import User
-
-    User.objects.filter(pk=shop.owner.pk).update(handle="leo")
-    product = ProductFactory(shop=shop)
-    with django_capture_on_commit_callbacks():  # the queueing; --now processes here
-        call_command("seed_videos", "--now")
-    videos = list(published_videos())
-    assert len(videos) == 2
-    assert {v.status for v in videos} == {Video.Status.READY}
-    assert "#coffee" in videos[-1].caption
-    assert videos[-1].tagged_products.get().product == product
-    call_command("seed_videos", "--now")
-    assert Video.objects.count() == 2

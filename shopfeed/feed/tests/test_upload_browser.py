@@ -3,7 +3,6 @@ file in chunks to the real ASGI server, the progress bar runs, and the video lan
 creator's list (processed inline here: the server runs Celery tasks eagerly)."""
 
 import re
-import sys
 
 import pytest
 from django.db import connection
@@ -26,26 +25,17 @@ CHUNK = 64 * 1024
 
 @pytest.fixture
 def site(tmp_path):
-    from shopfeed.testing import Process, child_env, free_port, wait_for_port
+    from shopfeed.testing import asgi_site
 
     if connection.vendor != "postgresql":
         pytest.skip("the ASGI server shares the test database only on PostgreSQL")
-    port = free_port()
-    args = [
-        sys.executable, "-m", "uvicorn", "shopfeed.asgi:application", "--host", "127.0.0.1",
-        "--port", str(port), "--lifespan", "off", "--log-level", "warning",
-    ]  # fmt: skip
-    env = child_env(
+    with asgi_site(
+        tmp_path / "web.log",
         CELERY_TASK_ALWAYS_EAGER="true",
         VIDEO_UPLOAD_CHUNK_BYTES=str(CHUNK),
         VIDEO_UPLOAD_DIR=str(tmp_path / "uploads"),
-    )
-    process = Process(args, env, tmp_path / "web.log")
-    try:
-        wait_for_port(port, timeout=30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.stop()
+    ) as url:
+        yield url
 
 
 def test_a_creator_posts_a_clip_from_a_phone_sized_dashboard(site, browser, tmp_path, shop):
