@@ -333,6 +333,10 @@ def test_two_processes_serve_one_room_and_a_killed_ones_viewers_resume_on_the_ot
         # The dead process's 6 age out of the count (presence TTL 3 s); the 4 returners count
         # on the survivor: 7 + 4.
         fell_back_in = await watcher.count_becomes(11, timeout=15)
+        # Enough events through the kill and the resume however slow the machine is (a
+        # number of events, not a time: under load 25/s may be fewer).
+        while len(publisher.sent) <= 100:
+            await asyncio.sleep(0.05)
         publisher.stop()
         await publishing
         await asyncio.gather(*readers, *resumed, watcher.follow(publisher.reached_by(watcher)))
