@@ -282,6 +282,25 @@ def prime(
     )
 
 
+def reserve(
+    *, uid: str, sender_id: int, host_id: int, gift_id: int, count: int, coins: int,
+    session_id: int | None, client_token: str, today: int, day: str, sent_ms: int,
+) -> list:  # fmt: skip
+    """The reserve script alone (the room runs it composed with its event, in one script)."""
+    body = payload(
+        uid=uid, sender_id=sender_id, host_id=host_id, gift_id=gift_id, count=count,
+        coins=coins, session_id=session_id, client_token=client_token, sent_ms=sent_ms,
+    )  # fmt: skip
+    sig = signature(host_id=host_id, gift_id=gift_id, count=count, session_id=session_id)
+    return scripts().reserve(
+        keys=[mirror_key(sender_id), token_key(sender_id, client_token), host_key(host_id),
+              stream_key()],
+        args=[uid, coins, today, day, sig, settings.GIFTS_TOKEN_SECONDS,
+              settings.GIFTS_MIRROR_SECONDS * 1000, body],
+        client=client(),
+    )  # fmt: skip
+
+
 def set_host(host_id: int, adult: int, ttl: int) -> None:
     client().set(host_key(host_id), adult, ex=ttl)
 

@@ -292,6 +292,7 @@ class GiftRoom:
         self._scripts: dict[str, Any] = {}
         self._client: Any = None
         self._memory_lock = threading.Lock()
+        self._send_batcher: Any = None
         self._waiters: dict[str, list] = {}  # "<sender>:<token>" -> [future, waiting sends]
         self._listener: asyncio.Task | None = None
         self._subscribed = asyncio.Event()
@@ -303,6 +304,15 @@ class GiftRoom:
         if script is None:
             script = self._scripts[name] = self._redis().register_script(getattr(scripts, name))
         return script
+
+    @property
+    def _sends(self):
+        """RESERVE_AND_SEND calls, sent together while one is in flight (shopfeed.redis_batch)."""
+        if self._send_batcher is None:
+            from shopfeed.redis_batch import ScriptBatcher
+
+            self._send_batcher = ScriptBatcher(self._redis(), self._script("RESERVE_AND_SEND"))
+        return self._send_batcher
 
     def _redis(self):
         # A pool of its own: a gift storm must not take the connections chat, presence and
@@ -467,7 +477,7 @@ class GiftRoom:
                 settings.GIFTS_MIRROR_SECONDS * 1000, body,
             ]  # fmt: skip
             try:
-                reply = await self._script("RESERVE_AND_SEND")(keys=keys, args=args)
+                reply = await self._sends(keys=keys, args=args)
             except (RedisError, TimeoutError):
                 logger.warning("live gifts: the send script failed; sender told to retry")
                 raise Busy("The room is very busy; send your gift again in a moment.") from None
@@ -511,7 +521,7 @@ class GiftRoom:
                     "sending it again with the same token will not charge you twice."
                 )
             try:
-                return await asyncio.wait_for(asyncio.shield(waiter), min(left, 1.0))
+                return await asyncio.wait_for(asyncio.shield(waiter), min(left, 3.0))
             except TimeoutError:
                 pass
             try:
@@ -543,7 +553,10 @@ class GiftRoom:
         if self._listener is None or self._listener.done():
             self._subscribed = asyncio.Event()
             self._listener = self.loop.create_task(self._listen())
-        await asyncio.wait_for(self._subscribed.wait(), 5)
+        try:
+            await asyncio.wait_for(self._subscribed.wait(), 5)
+        except TimeoutError:
+            raise Busy("The room is very busy; send your gift again in a moment.") from None
 
     async def _listen(self) -> None:
         while True:
