@@ -57,42 +57,58 @@ def _start_of(day: date):
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-@transaction.atomic
 def prime_sender(*, user_id: int) -> int:
     """Set the user's mirror from PostgreSQL; returns the spendable balance."""
+    return prime_senders(user_ids=[user_id])[user_id]
+
+
+@transaction.atomic
+def prime_senders(*, user_ids) -> dict[int, int]:
+    """Set these users' mirrors from PostgreSQL in one go (a storm's first sends ask for many at
+    once); returns each one's spendable balance."""
     from django.contrib.auth import get_user_model
 
     from ..wallet import COIN
 
-    version = store.mirror_version(user_id)  # before reading: a change after it shows
-    acct, _ = LedgerAccount.objects.get_or_create(
-        kind=LedgerAccount.Kind.COIN_WALLET, currency=COIN, shop=None, user_id=user_id
+    ids = sorted(set(user_ids))
+    versions = dict(zip(ids, store.mirror_versions(ids), strict=True))  # before reading
+    Kind = LedgerAccount.Kind
+    wallets = LedgerAccount.objects.filter(kind=Kind.COIN_WALLET, currency=COIN, user_id__in=ids)
+    missing = set(ids) - set(wallets.values_list("user_id", flat=True))
+    for user_id in sorted(missing):
+        LedgerAccount.objects.get_or_create(
+            kind=Kind.COIN_WALLET, currency=COIN, shop=None, user_id=user_id
+        )
+    # The writer's batches lock these rows too (id order): no batch commits between this read
+    # and the mirror being set.
+    balances = dict(
+        wallets.select_for_update().order_by("pk").values_list("user_id", "balance_amount")
     )
-    balance = (
-        LedgerAccount.objects.select_for_update()
-        .values_list("balance_amount", flat=True)
-        .get(pk=acct.pk)
+    births = dict(
+        get_user_model()._default_manager.filter(pk__in=ids).values_list("pk", "birth_date")
     )
-    birth_date = (
-        get_user_model()._default_manager.values_list("birth_date", flat=True).get(pk=user_id)
-    )
-    profile = GiftingProfile.objects.filter(user_id=user_id).first()
+    profiles = {p.user_id: p for p in GiftingProfile.objects.filter(user_id__in=ids)}
     today = timezone.localdate()
-    spent = (
-        GiftSend.objects.filter(sender_id=user_id, created_at__gte=_start_of(today)).aggregate(
-            total=Sum("coins_total")
-        )["total"]
-        or 0
+    spent = dict(
+        GiftSend.objects.filter(sender_id__in=ids, created_at__gte=_start_of(today))
+        .values("sender_id")
+        .annotate(total=Sum("coins_total"))
+        .values_list("sender_id", "total")
     )
-    return store.prime(
-        user_id=user_id,
-        pg_balance=balance,
-        spent_today=spent,
-        day=today.isoformat(),
-        cap=effective_daily_cap(profile),
-        frozen=profile is not None and profile.is_frozen,
-        adult=adult_from(birth_date),
-        version=version,
+    return store.prime_many(
+        [
+            dict(
+                user_id=user_id,
+                pg_balance=balances.get(user_id, 0),
+                spent_today=spent.get(user_id) or 0,
+                day=today.isoformat(),
+                cap=effective_daily_cap(profiles.get(user_id)),
+                frozen=user_id in profiles and profiles[user_id].is_frozen,
+                adult=adult_from(births.get(user_id)),
+                version=versions[user_id],
+            )
+            for user_id in ids
+        ]
     )
 
 

@@ -264,22 +264,26 @@ def invalidate(user_ids) -> None:
     pipe.execute()
 
 
-def mirror_version(user_id: int) -> str:
-    return client().hget(mirror_key(user_id), "ver") or "0"
+def mirror_versions(user_ids: list[int]) -> list[str]:
+    pipe = client().pipeline(transaction=False)
+    for user_id in user_ids:
+        pipe.hget(mirror_key(user_id), "ver")
+    return [v or "0" for v in pipe.execute()]
 
 
-def prime(
-    *, user_id: int, pg_balance: int, spent_today: int, day: str, cap: int, frozen: bool,
-    adult: int, version: str,
-) -> int:  # fmt: skip
-    """Call holding the wallet's row lock (the writer's batches take it too)."""
-    return int(
+def prime_many(mirrors: list[dict]) -> dict[int, int]:
+    """Set mirrors (user_id, pg_balance, spent_today, day, cap, frozen, adult, version each);
+    call holding the wallets' row locks (the writer's batches take them too). Returns each
+    user's spendable balance."""
+    pipe = client().pipeline(transaction=False)
+    for m in mirrors:
         scripts().prime(
-            keys=[mirror_key(user_id)],
-            args=[pg_balance, spent_today, day, cap, 1 if frozen else 0, adult, version],
-            client=client(),
-        )
-    )
+            keys=[mirror_key(m["user_id"])],
+            args=[m["pg_balance"], m["spent_today"], m["day"], m["cap"],
+                  1 if m["frozen"] else 0, m["adult"], m["version"]],
+            client=pipe,
+        )  # fmt: skip
+    return {m["user_id"]: int(n) for m, n in zip(mirrors, pipe.execute(), strict=True)}
 
 
 def reserve(

@@ -293,7 +293,11 @@ class GiftRoom:
         self._client: Any = None
         self._memory_lock = threading.Lock()
         self._send_batcher: Any = None
-        self._waiters: dict[str, list] = {}  # "<sender>:<token>" -> [future, waiting sends]
+        self._priming: dict[int, asyncio.Future] = {}  # senders being primed now
+        self._primes_queued: dict[int, asyncio.Future] = {}  # and those for the next round
+        self._primer: asyncio.Task | None = None
+        self._host_loads: dict[int, asyncio.Task] = {}
+        self._waiters: dict[str, list[asyncio.Future]] = {}  # "<sender>:<token>" -> its sends
         self._listener: asyncio.Task | None = None
         self._subscribed = asyncio.Event()
 
@@ -427,13 +431,15 @@ class GiftRoom:
     async def _send_fast(self, session_id: int, user, host_id: int, gift: GiftInfo, count, token):
         """Reserve, publish and wait for the commit: the ack means the send is in PostgreSQL."""
         coins = gift.coins * count
+        await self._listening()
         key = f"{user.pk}:{token}"
-        waiter = await self._wait_for(key)
+        waiter = self._wait_for(key)  # before the script: its outcome cannot come first
         try:
-            uid, balance, outcome = await self._reserve(session_id, user, host_id, gift, count,
-                                                        token)  # fmt: skip
+            uid, balance, outcome = await self._reserve(
+                session_id, user, host_id, gift, count, token
+            )
             if outcome is None:
-                outcome = await self._outcome(waiter, user.pk, token)
+                outcome = await self._outcome(key, waiter, user.pk, token)
         finally:
             self._forget_wait(key, waiter)
         if outcome != gift_store.WRITTEN:
@@ -490,9 +496,9 @@ class GiftRoom:
                 state = reply[1].decode()
                 return reply[2].decode(), int(reply[3]), (None if state == "p" else state)
             if code == "prime":
-                await self._in_thread(mirror.prime_sender, user_id=user.pk)
+                await self._prime(user.pk)
             elif code == "host":
-                await self._in_thread(mirror.host_facts, host_id)
+                await self._load_host(host_id)
             elif code == "rate":
                 wait = max(1, -(-int(reply[1]) // 1000))
                 raise RateLimited(
@@ -504,12 +510,61 @@ class GiftRoom:
                                cap=int(reply[2]) if len(reply) > 2 else 0)  # fmt: skip
         raise Busy("The room is very busy; send your gift again in a moment.")
 
+    async def _prime(self, user_id: int) -> None:
+        """Have the user's mirror primed from PostgreSQL: senders asking at the same time are
+        primed together (a storm's first sends: one transaction for all, not one each)."""
+        waiting = self._priming.get(user_id) or self._primes_queued.get(user_id)
+        if waiting is None:
+            waiting = self._primes_queued[user_id] = self.loop.create_future()
+            if self._primer is None:
+                self._primer = self.loop.create_task(self._prime_queued())
+        try:
+            await asyncio.shield(waiting)
+        except Exception:
+            logger.warning("live gifts: priming sender %s failed", user_id, exc_info=True)
+            raise Busy("The room is very busy; send your gift again in a moment.") from None
+
+    async def _load_host(self, host_id: int) -> None:
+        """The host's facts cached in Redis, read once however many sends ask at once."""
+        from gifts.sending import mirror
+
+        task = self._host_loads.get(host_id)
+        if task is None:
+            task = self._host_loads[host_id] = self.loop.create_task(
+                self._in_thread(mirror.host_facts, host_id)
+            )
+            task.add_done_callback(lambda _: self._host_loads.pop(host_id, None))
+        try:
+            await asyncio.shield(task)
+        except Exception:
+            logger.warning("live gifts: loading host %s failed", host_id, exc_info=True)
+            raise Busy("The room is very busy; send your gift again in a moment.") from None
+
+    async def _prime_queued(self) -> None:
+        from gifts.sending import mirror
+
+        try:
+            while self._primes_queued:
+                self._priming, self._primes_queued = self._primes_queued, {}
+                try:
+                    await self._in_thread(mirror.prime_senders, user_ids=list(self._priming))
+                except Exception as exc:  # noqa: BLE001 - each waiting send hears it
+                    for waiting in self._priming.values():
+                        waiting.set_exception(exc)
+                        waiting.exception()  # retrieved: no "never retrieved" noise
+                else:
+                    for waiting in self._priming.values():
+                        waiting.set_result(None)
+                self._priming = {}
+        finally:
+            self._primer = None
+
     async def _in_thread(self, fn, *args, **kwargs):
         return await self.loop.run_in_executor(
             self._executor, _with_db, lambda: fn(*args, **kwargs), {}
         )
 
-    async def _outcome(self, waiter: asyncio.Future, user_id: int, token: str) -> str:
+    async def _outcome(self, key: str, waiter: asyncio.Future, user_id: int, token: str) -> str:
         """The writer's outcome for this send: from its message, or read from the token's state
         (a message lost with a dropped subscription), up to GIFTS_ACK_WAIT_SECONDS."""
         deadline = self.loop.time() + settings.GIFTS_ACK_WAIT_SECONDS
@@ -520,36 +575,45 @@ class GiftRoom:
                     "Your gift is on its way and will show in your wallet history in a moment; "
                     "sending it again with the same token will not charge you twice."
                 )
+            if waiter.done():  # resolved, or cancelled by the timeout below: wait anew
+                if not waiter.cancelled():
+                    return waiter.result()
+                waiter = self._wait_for(key)
+                self.loop.call_later(
+                    min(left, 3.0) + 1, self._forget_wait, key, waiter
+                )  # after its turn below, whatever happened
             try:
-                return await asyncio.wait_for(asyncio.shield(waiter), min(left, 3.0))
+                # A timer, not a task: a storm's thousand waits cost the loop nothing extra.
+                async with asyncio.timeout(min(left, 3.0)):
+                    return await waiter
             except TimeoutError:
                 pass
             try:
                 state = await self._redis().hget(gift_store.token_key(user_id, token), "st")
             except (RedisError, TimeoutError):
-                continue
+                state = b"p"
             if state is None:  # Redis lost it before the writer wrote it: never committed
                 raise Busy("Your gift could not be sent; send it again.")
             if state.decode() != gift_store.PENDING:
                 return state.decode()
 
-    async def _wait_for(self, key: str) -> asyncio.Future:
-        await self._listening()
-        entry = self._waiters.get(key)
-        if entry is None:
-            entry = self._waiters[key] = [self.loop.create_future(), 0]
-        entry[1] += 1
-        return entry[0]
+    def _wait_for(self, key: str) -> asyncio.Future:
+        waiter = self.loop.create_future()
+        self._waiters.setdefault(key, []).append(waiter)
+        return waiter
 
     def _forget_wait(self, key: str, waiter: asyncio.Future) -> None:
-        entry = self._waiters.get(key)
-        if entry is not None and entry[0] is waiter:
-            entry[1] -= 1
-            if entry[1] <= 0:
+        waiting = self._waiters.get(key)
+        if waiting is not None:
+            with contextlib.suppress(ValueError):
+                waiting.remove(waiter)
+            if not waiting:
                 del self._waiters[key]
 
     async def _listening(self) -> None:
         """Subscribed to the writer's outcomes before any send is reserved."""
+        if self._subscribed.is_set() and self._listener is not None and not self._listener.done():
+            return  # the usual case: no await, no pass of the loop
         if self._listener is None or self._listener.done():
             self._subscribed = asyncio.Event()
             self._listener = self.loop.create_task(self._listen())
@@ -585,9 +649,9 @@ class GiftRoom:
     def _resolve(self, data: str) -> None:
         for item in data.split(";"):
             user_id, token, state = item.split(":", 2)
-            entry = self._waiters.get(f"{user_id}:{token}")
-            if entry is not None and not entry[0].done():
-                entry[0].set_result(state)
+            for waiter in self._waiters.pop(f"{user_id}:{token}", ()):
+                if not waiter.done():
+                    waiter.set_result(state)
 
     async def _publish_later(self, *args) -> None:
         for delay in (0.5, 2, 5, 15):
