@@ -381,8 +381,8 @@ LIVE_GIFT_RATE_WINDOW = env.float("LIVE_GIFT_RATE_WINDOW", default=2.0)
 LIVE_GIFT_COMBO_SECONDS = env.float("LIVE_GIFT_COMBO_SECONDS", default=3.0)
 # A streak's running count reaches viewers at most this often.
 LIVE_GIFT_COMBO_UPDATE_SECONDS = env.float("LIVE_GIFT_COMBO_UPDATE_SECONDS", default=1.0)
-# ...and all the room's streaks together at most this many running counts a second (a streak's
-# start and end, and big gifts, always go out).
+# ...and all the room's streaks together at most this many starts and running counts a second
+# (a start past it is shown by a later sweep or with its end; ends and big gifts always go out).
 LIVE_GIFT_ROOM_UPDATES = env.int("LIVE_GIFT_ROOM_UPDATES", default=10)
 # Database threads a web process gives gift debits (apart from every other action's thread),
 # and how many sends may wait for them before a sender is told to try again. Each holds a

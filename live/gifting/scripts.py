@@ -49,9 +49,10 @@ local function board(ktop, knames, kgoal, kver, top_n)
   return '"top":[' .. table.concat(parts, ',') .. '],"goal":' .. goal
       .. ',"v":' .. (redis.call('GET', kver) or '0')
 end
--- The room's budget for streak running counts (starts, ends and big gifts always go out):
--- a token bucket of `per_s` a second, so a storm of 200 streaks costs viewers ~per_s updates
--- a second, not 200. A count not shown now is shown by a later sweep, or by the streak's end.
+-- The room's budget for streak starts and running counts (ends and big gifts always go out):
+-- a token bucket of `per_s` a second, so a storm of 200 streaks costs viewers ~per_s events
+-- a second, not 200. A start or count not shown now is shown by a later sweep, or by the
+-- streak's end.
 local function update_allowed(key, now, per_s)
   local b = redis.call('HMGET', key, 'tokens', 'at')
   local tokens = tonumber(b[1]) or per_s
@@ -130,11 +131,18 @@ else
   end
   local sid = redis.call('INCR', k.seq .. ':g:streak-seq')
   redis.call('DEL', k.streak)
-  redis.call('HSET', k.streak, 'sid', sid, 'count', count, 'coins', coins, 'last', now,
-      'pub', now, 'pubcount', count, 'sender', a.sender, 'gift', a.gift)
-  local data = streak_data(sid, a.sender, a.gift, count, coins,
-      ',"send":' .. a.send .. ',"combo":true,"final":false', brd)
-  ids[#ids + 1] = emit(k.seq, k.events, k.chan, window, 'gift', now, data)
+  if update_allowed(k.streaks .. ':budget', now, tonumber(a.room_updates)) then
+    redis.call('HSET', k.streak, 'sid', sid, 'count', count, 'coins', coins, 'last', now,
+        'pub', now, 'pubcount', count, 'sender', a.sender, 'gift', a.gift)
+    local data = streak_data(sid, a.sender, a.gift, count, coins,
+        ',"send":' .. a.send .. ',"combo":true,"final":false', brd)
+    ids[#ids + 1] = emit(k.seq, k.events, k.chan, window, 'gift', now, data)
+  else
+    -- Past the room's budget (a storm of streaks starting at once): a sweep shows it as its
+    -- running count when the budget allows, or its end does; never dropped.
+    redis.call('HSET', k.streak, 'sid', sid, 'count', count, 'coins', coins, 'last', now,
+        'pub', 0, 'pubcount', 0, 'sender', a.sender, 'gift', a.gift)
+  end
 end
 redis.call('PEXPIRE', k.streak, combo_ms * 20)
 redis.call('ZADD', k.streaks, now, a.member)
