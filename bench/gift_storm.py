@@ -19,9 +19,11 @@ The yardstick is a plain `websockets` server that acknowledges each send at once
 every one to every socket (no database, no combos): what a gift costs with no debit at all, and
 what an uncoalesced storm costs viewers. Rounds alternate (plain-room, room-plain), each printing
 the load average. The room is the project on uvicorn (1 process, websockets-sansio, uvloop) with
-the Redis bus (BENCH_REDIS_URL) and the bench database. Options: BENCH_GIFT_VIEWERS,
-BENCH_GIFT_SENDERS, BENCH_GIFT_RATES, BENCH_GIFT_SECONDS, BENCH_GIFT_ROUNDS (1),
-BENCH_GIFT_CLIENTS (2 viewer processes), BENCH_GIFT_EVENT_RATE, BENCH_ROOM_LOG.
+the Redis bus (BENCH_REDIS_URL) and the bench database, and one `manage.py gift_writer` process
+(with Redis a send is reserved by one script and acknowledged once the writer committed it).
+Options: BENCH_GIFT_VIEWERS, BENCH_GIFT_SENDERS, BENCH_GIFT_RATES, BENCH_GIFT_SECONDS,
+BENCH_GIFT_ROUNDS (1), BENCH_GIFT_CLIENTS (2 viewer processes), BENCH_GIFT_EVENT_RATE,
+BENCH_ROOM_LOG.
 """
 
 from __future__ import annotations
@@ -440,8 +442,12 @@ def run(**_ignored):
     seed = _seed(senders)
     session_id = seed["session"]
     r = redis.Redis.from_url(redis_url)
-    for key in r.scan_iter(f"{{live:{session_id}}}*"):
-        r.delete(key)
+    from django.conf import settings
+
+    # The room's keys and gifts' (wallet mirrors, tokens, the sends stream) of earlier runs.
+    for pattern in (f"{{live:{session_id}}}*", f"{settings.GIFTS_KEY_PREFIX}*"):
+        for key in r.scan_iter(pattern):
+            r.delete(key)
 
     env = {
         **os.environ,
@@ -456,8 +462,11 @@ def run(**_ignored):
     logs = [
         open(log, "w+") if log else tempfile.NamedTemporaryFile("w+", suffix=".log"),  # noqa: SIM115
         tempfile.NamedTemporaryFile("w+", suffix=".log"),  # noqa: SIM115
+        tempfile.NamedTemporaryFile("w+", suffix=".log"),  # noqa: SIM115
     ]
     room = _spawn(_room_command("uvicorn", room_port), env, logs[0])
+    # The gift writer, as `make run` and production run it: a sender's ack waits for its commit.
+    gift_writer = _spawn([sys.executable, "manage.py", "gift_writer"], env, logs[2])
     plain = _spawn(
         [sys.executable, "-m", "bench.gift_storm", "plain", str(plain_port)], env, logs[1]
     )
@@ -479,7 +488,7 @@ def run(**_ignored):
         failed = False
     finally:
         if failed:
-            for name, f in zip(("room", "plain"), logs, strict=True):
+            for name, f in zip(("room", "plain", "gift writer"), logs, strict=True):
                 f.flush()
                 f.seek(0)
                 tail = f.read()[-3000:]
@@ -487,6 +496,7 @@ def run(**_ignored):
                     print(f"--- {name} server log ---\n{tail}", file=sys.stderr)
         _stop(room)
         _stop(plain)
+        _stop(gift_writer)
         for f in logs:
             f.close()
     return _report(runs, n, senders, seconds, clients, event_rate)

@@ -80,7 +80,14 @@ def update_gifting_settings(
         _set_birth_date(user, birth_date)
     if fields:
         profile.save(update_fields=[*fields, "updated_at"])
+        _sends_changed(user)
     return profile
+
+
+def _sends_changed(user) -> None:
+    from .sending.mirror import changed
+
+    changed([user.pk])
 
 
 def _set_birth_date(user, birth_date) -> None:
@@ -121,6 +128,7 @@ def freeze_gifting(*, user, reason: str, by=None) -> GiftingProfile:
     profile.frozen_reason = reason
     profile.save(update_fields=["frozen_at", "frozen_reason", "updated_at"])
     GiftingEvent.objects.create(user=user, kind=GiftingEvent.Kind.FROZEN, actor=by, reason=reason)
+    _sends_changed(user)
     return profile
 
 
@@ -135,4 +143,5 @@ def unfreeze_gifting(*, user, reason: str, by) -> GiftingProfile:
     profile.frozen_reason = ""
     profile.save(update_fields=["frozen_at", "frozen_reason", "updated_at"])
     GiftingEvent.objects.create(user=user, kind=GiftingEvent.Kind.UNFROZEN, actor=by, reason=reason)
+    _sends_changed(user)
     return profile

@@ -300,6 +300,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15.0,
         "options": {"expires": 15.0},
     },
+    # The gift writer process writes room sends as they come; this sweep writes what a dead
+    # writer left (DESIGN.md section 5a).
+    "write-gift-sends": {
+        "task": "gifts.tasks.write_gift_sends_task",
+        "schedule": 5.0,
+        "options": {"expires": 5.0},
+    },
     # Web processes store their rooms' chat every second; this catches the logs of rooms no
     # process serves any more (its last process died after acknowledging messages).
     "flush-chat-logs": {
@@ -374,8 +381,8 @@ LIVE_GIFT_RATE_WINDOW = env.float("LIVE_GIFT_RATE_WINDOW", default=2.0)
 LIVE_GIFT_COMBO_SECONDS = env.float("LIVE_GIFT_COMBO_SECONDS", default=3.0)
 # A streak's running count reaches viewers at most this often.
 LIVE_GIFT_COMBO_UPDATE_SECONDS = env.float("LIVE_GIFT_COMBO_UPDATE_SECONDS", default=1.0)
-# ...and all the room's streaks together at most this many running counts a second (a streak's
-# start and end, and big gifts, always go out).
+# ...and all the room's streaks together at most this many starts and running counts a second
+# (a start past it is shown by a later sweep or with its end; ends and big gifts always go out).
 LIVE_GIFT_ROOM_UPDATES = env.int("LIVE_GIFT_ROOM_UPDATES", default=10)
 # Database threads a web process gives gift debits (apart from every other action's thread),
 # and how many sends may wait for them before a sender is told to try again. Each holds a
@@ -457,6 +464,24 @@ GIFTS_COIN_REFUND_DAYS = env.int("GIFTS_COIN_REFUND_DAYS", default=14)
 GIFTS_COIN_PURCHASE_EXPIRY_MINUTES = env.int("GIFTS_COIN_PURCHASE_EXPIRY_MINUTES", default=60)
 # At most this many unpaid purchases per buyer at a time (each makes a PaymentIntent).
 GIFTS_COIN_PENDING_LIMIT = env.int("GIFTS_COIN_PENDING_LIMIT", default=10)
+
+# Gift sends in the room (gifts.sending.store, DESIGN.md section 5a): with Redis, a send is
+# checked and debited against a Redis mirror of the sender's wallet by one script and written
+# to PostgreSQL in batches by `manage.py gift_writer` (or the beat sweep below); the sender's
+# ack waits for that commit. Without Redis every send takes the PostgreSQL path.
+GIFTS_REDIS_URL = env.str("GIFTS_REDIS_URL", default=REDIS_URL)
+GIFTS_KEY_PREFIX = env.str("GIFTS_KEY_PREFIX", default="gifts:")
+GIFTS_WRITER_BATCH = env.int("GIFTS_WRITER_BATCH", default=500)
+# A send another writer read and never wrote (it died) is taken over after this long.
+GIFTS_WRITER_RECLAIM_MS = env.int("GIFTS_WRITER_RECLAIM_MS", default=3000)
+# A wallet mirror is rebuilt from PostgreSQL at least this often (writes that change a wallet
+# also mark it stale at once; this bounds what a lost invalidation could cost).
+GIFTS_MIRROR_SECONDS = env.int("GIFTS_MIRROR_SECONDS", default=300)
+# How long a sender waits for the writer's commit before being told the gift is queued.
+GIFTS_ACK_WAIT_SECONDS = env.float("GIFTS_ACK_WAIT_SECONDS", default=10.0)
+# A client token's first answer is kept this long in Redis (PostgreSQL's unique (sender,
+# token) keeps it for ever).
+GIFTS_TOKEN_SECONDS = env.int("GIFTS_TOKEN_SECONDS", default=2 * 24 * 3600)
 
 # Payments still unpaid this long after checkout are asked about at Stripe.
 RECONCILE_AFTER_MINUTES = env.int("RECONCILE_AFTER_MINUTES", default=10)

@@ -80,18 +80,51 @@ def _active_gift(gift) -> Gift:
     return found
 
 
+def birth_date_required() -> BirthDateRequired:
+    return BirthDateRequired(
+        "Add your date of birth in your gifting settings before sending gifts "
+        f"(gifts are for people {settings.GIFTS_MINIMUM_AGE} and over)."
+    )
+
+
+def too_young() -> AgeRestricted:
+    return AgeRestricted(f"You must be {settings.GIFTS_MINIMUM_AGE} or older to send gifts.")
+
+
+def host_cannot_receive() -> AgeRestricted:
+    return AgeRestricted("This creator cannot receive gifts.")
+
+
+def frozen() -> GiftingFrozen:
+    return GiftingFrozen("Sending gifts is paused on your account; contact support.")
+
+
+def over_cap(*, coins_total: int, cap: int, left: int) -> DailyCapReached:
+    return DailyCapReached(
+        f"That gift costs {coins_total:,} coins but your daily gifting limit of {cap:,} "
+        f"coins leaves {left:,} for today. It resets at midnight; you can change your "
+        "own limit in your gifting settings."
+    )
+
+
+def short_of_coins(*, coins_total: int, balance: int) -> InsufficientCoins:
+    return InsufficientCoins(
+        f"That gift costs {coins_total:,} coins and your wallet holds "
+        f"{balance:,}. Top up to send it.",
+        balance=balance,
+        needed=coins_total,
+    )
+
+
 def _check_ages(sender, host) -> None:
     today = timezone.localdate()
     minimum = settings.GIFTS_MINIMUM_AGE
     if sender.birth_date is None:
-        raise BirthDateRequired(
-            "Add your date of birth in your gifting settings before sending gifts "
-            f"(gifts are for people {minimum} and over)."
-        )
+        raise birth_date_required()
     if age_on(sender.birth_date, today) < minimum:
-        raise AgeRestricted(f"You must be {minimum} or older to send gifts.")
+        raise too_young()
     if host.birth_date is None or age_on(host.birth_date, today) < minimum:
-        raise AgeRestricted("This creator cannot receive gifts.")
+        raise host_cannot_receive()
 
 
 def _same_request(send: GiftSend, *, host, gift: Gift, count: int, session_id) -> bool:
@@ -163,7 +196,7 @@ def _post_send(
 
     profile = GiftingProfile.objects.filter(user=sender).first()
     if profile is not None and profile.is_frozen:
-        raise GiftingFrozen("Sending gifts is paused on your account; contact support.")
+        raise frozen()
     coins_total = gift.coins * count
     cap = effective_daily_cap(profile)
     spent_today = (
@@ -173,19 +206,9 @@ def _post_send(
         or 0
     )
     if spent_today + coins_total > cap:
-        left = max(cap - spent_today, 0)
-        raise DailyCapReached(
-            f"That gift costs {coins_total:,} coins but your daily gifting limit of {cap:,} "
-            f"coins leaves {left:,} for today. It resets at midnight; you can change your "
-            "own limit in your gifting settings."
-        )
+        raise over_cap(coins_total=coins_total, cap=cap, left=max(cap - spent_today, 0))
     if locked.balance_amount < coins_total:
-        raise InsufficientCoins(
-            f"That gift costs {coins_total:,} coins and your wallet holds "
-            f"{locked.balance_amount:,}. Top up to send it.",
-            balance=locked.balance_amount,
-            needed=coins_total,
-        )
+        raise short_of_coins(coins_total=coins_total, balance=locked.balance_amount)
     creator_diamonds, platform_coins = shares(coins_total)
     try:
         txn = ledger.post(

@@ -1,20 +1,30 @@
 """Property test of the coin books over any sequence of purchases, sends, refunds and disputes.
 
+Sends take both paths: the PostgreSQL one (HTTP) and, with Redis, the room's (reserved
+against the Redis mirror of the wallet by gifts' script, written by the batch writer at a
+"write" step or at the end, so purchases, refunds and disputes land while sends are pending).
+
 Stripe is not what is under test here (test_coin_payments.py runs the same services against
 localstripe): a purchase is credited through the same settle step the webhook handler runs,
 handed the "succeeded" PaymentIntent Stripe would return, so that hundreds of steps stay fast.
 """
 
+import time
+import uuid
+
 import pytest
 from django.db import transaction
 from django.db.models import Sum
-from hypothesis import HealthCheck, given, settings
+from django.test import override_settings
+from django.utils import timezone
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gifts import wallet
 from gifts.coins import services as coins
 from gifts.coins.models import CoinPurchase
 from gifts.errors import GiftingFrozen, InsufficientCoins
+from gifts.sending import mirror, store, writer
 from gifts.sending.services import send_gift
 from orders import gateway
 from orders.ledger.models import LedgerAccount, LedgerEntry
@@ -30,6 +40,8 @@ step = st.one_of(
     st.tuples(st.just("send"), st.integers(min_value=1, max_value=99)),
     st.tuples(st.just("refund"), st.integers(min_value=0, max_value=20)),
     st.tuples(st.just("dispute"), st.integers(min_value=0, max_value=20)),
+    st.tuples(st.just("room"), st.integers(min_value=1, max_value=99)),
+    st.tuples(st.just("write"), st.just(0)),
 )
 
 
@@ -60,12 +72,40 @@ def _dispute(purchase: CoinPurchase, n: int) -> None:
         )
 
 
+def _room_send(buyer, host, gift, count: int, token: str) -> bool:
+    """A room send's Redis part (the script the room runs, without its event): True if taken."""
+    today = timezone.localdate()
+    for _ in range(3):
+        code, *_ = store.reserve(
+            uid=uuid.uuid4().hex, sender_id=buyer.pk, host_id=host.pk, gift_id=gift.pk,
+            count=count, coins=gift.coins * count, session_id=None, client_token=token,
+            today=mirror.today_number(today), day=today.isoformat(),
+            sent_ms=int(time.time() * 1000),
+        )  # fmt: skip
+        if code == "prime":
+            mirror.prime_sender(user_id=buyer.pk)
+        elif code == "host":
+            mirror.host_facts(host.pk)
+        else:
+            return code == "ok"
+    raise AssertionError("the mirror was primed and still not usable")
+
+
+def _write_all() -> None:
+    writer.drain(consumer="property", max_batches=100)
+
+
 def _play(steps, buyer, host, gifts) -> dict:
     purchases: list[CoinPurchase] = []
     sent = 0
     for n, (kind, value) in enumerate(steps):
         try:
-            if kind == "buy":
+            if kind == "room" and store.enabled():
+                gift = gifts[value % len(gifts)]
+                _room_send(buyer, host, gift, 1 + value % 5, f"r{n}")
+            elif kind == "write" and store.enabled():
+                _write_all()
+            elif kind == "buy":
                 purchases.append(_credit(buyer, value))
             elif kind == "send":
                 gift = gifts[value % len(gifts)]
@@ -79,6 +119,10 @@ def _play(steps, buyer, host, gifts) -> dict:
                 _dispute(purchases[value % len(purchases)], n)
         except (InsufficientCoins, GiftingFrozen, ShopFeedError):
             pass  # refused, and (checked below) nothing half-written
+    if store.enabled():
+        _write_all()
+        # What the room sends wrote (the writer refuses what PostgreSQL says does not fit).
+        sent += sum(s.coins_total for s in buyer.gifts_sent.filter(client_token__startswith="r"))
     return {"sent": sent}
 
 
@@ -88,7 +132,21 @@ def _play(steps, buyer, host, gifts) -> dict:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=st.lists(step, max_size=14))
+# Room sends written, some refused, one still pending at the end (written by the final drain).
+@example(steps=[("buy", 100), ("room", 3), ("room", 4), ("write", 0), ("room", 1)])
 def test_the_coin_books_hold_over_any_purchases_sends_refunds_and_disputes(steps):
+    # Gift keys of this example's own (with Redis; without it, room steps do nothing).
+    with override_settings(GIFTS_KEY_PREFIX=f"gifts-prop-{uuid.uuid4().hex[:10]}:"):
+        try:
+            _check_books(steps)
+        finally:
+            if store.enabled():
+                keys = list(store.client().scan_iter(f"{store.prefix()}*"))
+                if keys:
+                    store.client().delete(*keys)
+
+
+def _check_books(steps):
     with transaction.atomic():
         buyer, host = AdultFactory(), AdultCreatorFactory()
         gifts = [GiftFactory(coins=c) for c in (1, 30, 299)]
@@ -120,4 +178,9 @@ def test_the_coin_books_hold_over_any_purchases_sends_refunds_and_disputes(steps
         assert wallet.diamonds_balance(host) == sum(
             s.creator_diamonds for s in host.gifts_received.all()
         )
+        # Nothing pending, a Redis mirror of the wallet the script would use now (primed and
+        # not marked stale by a change since) says what PostgreSQL holds.
+        held = store.mirror(buyer.pk) if store.enabled() else {}
+        if "pg" in held and held.get("ver", "0") == held.get("fresh"):
+            assert store.spendable(buyer.pk) == balance
         transaction.set_rollback(True)

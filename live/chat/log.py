@@ -40,6 +40,7 @@ from redis.exceptions import NoScriptError
 from live.models import ChatMessage
 from live.room.bus import _keys as bus_keys
 from shopfeed.errors import ShopFeedError
+from shopfeed.lua import NOW_MS, TOKEN_BUCKET
 
 logger = logging.getLogger(__name__)
 
@@ -49,24 +50,16 @@ PIPELINE = 200  # chat scripts per Redis round trip at most
 # KEYS: seq, replay events, channel, the sender's bucket, the chat log.
 # ARGV: replay window, the data after `{"id":N,`, tokens per ms, burst, user id, text, uid.
 # Returns {event id, 0}, or {0, ms to wait} when the bucket is empty.
-_CHAT_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+_CHAT_LUA = (
+    NOW_MS
+    + TOKEN_BUCKET
+    + """
+local now = now_ms()
 local per_ms = tonumber(ARGV[3])
-local burst = tonumber(ARGV[4])
-local bucket = redis.call('HMGET', KEYS[4], 'tokens', 'at')
-local tokens = tonumber(bucket[1])
-local at = tonumber(bucket[2])
-if tokens == nil or at == nil then
-  tokens = burst
-  at = now
+local wait = take_token(KEYS[4], now, per_ms, tonumber(ARGV[4]))
+if wait > 0 then
+  return {0, wait}
 end
-tokens = math.min(burst, tokens + math.max(0, now - at) * per_ms)
-if tokens < 1 then
-  return {0, math.ceil((1 - tokens) / per_ms)}
-end
-redis.call('HSET', KEYS[4], 'tokens', tostring(tokens - 1), 'at', now)
-redis.call('PEXPIRE', KEYS[4], math.ceil(burst / per_ms) + 1000)
 local id = redis.call('INCR', KEYS[1])
 local frame = '{"type":"chat.message","id":' .. id .. ',"ts":' .. now
     .. ',"data":{"id":' .. id .. ',' .. ARGV[2] .. '}'
@@ -75,6 +68,7 @@ redis.call('PUBLISH', KEYS[3], frame)
 redis.call('XADD', KEYS[5], '*', 'i', id, 'u', ARGV[5], 'x', ARGV[6], 't', now, 'k', ARGV[7])
 return {id, 0}
 """
+)
 
 
 class RateLimited(ShopFeedError):

@@ -27,19 +27,29 @@ each is published on the in-process bus as its own event, the board kept in memo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.utils import timezone
 from redis.exceptions import RedisError
 
-from gifts.errors import GiftUnavailable, InvalidClientToken, InvalidGiftCount, SelfGift
+from gifts.errors import (
+    ClientTokenReused,
+    GiftUnavailable,
+    InvalidClientToken,
+    InvalidGiftCount,
+    SelfGift,
+)
 from gifts.models import SEND_MAX_COUNT
+from gifts.sending import store as gift_store
 from gifts.sending.services import CLIENT_TOKEN_RE
 from live.models import LiveSession
 from live.room.bus import _keys as bus_keys
@@ -69,6 +79,37 @@ class RateLimited(ShopFeedError):
     status_code = 429
 
 
+class GiftQueued(ShopFeedError):
+    """The send is in the queue but not written yet (the writer is slow or restarting)."""
+
+    code = "gift_pending"
+    status_code = 202
+
+
+def _refused(code: str, *, coins: int, balance: int = 0, cap: int = 0) -> ShopFeedError:
+    """The error a refusal of gifts' reserve script (or the writer's `r:<why>`) stands for."""
+    from gifts.sending import services as sending
+
+    code = code.removeprefix("r:")
+    if code == "frozen":
+        return sending.frozen()
+    if code == "birth":
+        return sending.birth_date_required()
+    if code == "age":
+        return sending.too_young()
+    if code == "host_no":
+        return sending.host_cannot_receive()
+    if code == "cap":
+        return sending.over_cap(coins_total=coins, cap=cap, left=balance)
+    if code == "coins":
+        return sending.short_of_coins(coins_total=coins, balance=balance)
+    if code == "gift":
+        return GiftUnavailable("That gift is not available.")
+    if code == "token":
+        return ClientTokenReused()
+    return Busy("The room is very busy; send your gift again in a moment.")
+
+
 class Busy(ShopFeedError):
     """The room is very busy; send again in a moment."""
 
@@ -82,6 +123,39 @@ def _key(session_id: int, name: str) -> str:
 
 def _board_keys(session_id: int) -> list[str]:
     return [_key(session_id, n) for n in ("ver", "top", "names", "goal")]
+
+
+def _send_keys(session_id: int, member: str) -> list[str]:
+    """The keys scripts.SEND and RESERVE_AND_SEND publish a send with, in their order."""
+    seq, events, channel = bus_keys(session_id)
+    return [
+        seq,
+        events,
+        channel,
+        *_board_keys(session_id),
+        _key(session_id, "streaks"),
+        _key(session_id, f"streak:{member}"),
+    ]
+
+
+def _send_args(send_id, user_id: int, sender: str, gift: GiftInfo, count: int, coins: int):
+    """The arguments scripts.SEND and RESERVE_AND_SEND publish a send with, in their order."""
+    return [
+        settings.LIVE_REPLAY_WINDOW,
+        send_id,
+        user_id,
+        sender,
+        gift.json,
+        count,
+        coins,
+        1 if gift.comboable else 0,
+        int(settings.LIVE_GIFT_COMBO_SECONDS * 1000),
+        int(settings.LIVE_GIFT_COMBO_UPDATE_SECONDS * 1000),
+        settings.LIVE_GIFT_TOP,
+        f"{user_id}:{gift.id}",
+        KEY_TTL,
+        settings.LIVE_GIFT_ROOM_UPDATES,
+    ]
 
 
 def _dumps(data) -> str:
@@ -218,6 +292,14 @@ class GiftRoom:
         self._scripts: dict[str, Any] = {}
         self._client: Any = None
         self._memory_lock = threading.Lock()
+        self._send_batcher: Any = None
+        self._priming: dict[int, asyncio.Future] = {}  # senders being primed now
+        self._primes_queued: dict[int, asyncio.Future] = {}  # and those for the next round
+        self._primer: asyncio.Task | None = None
+        self._host_loads: dict[int, asyncio.Task] = {}
+        self._waiters: dict[str, list[asyncio.Future]] = {}  # "<sender>:<token>" -> its sends
+        self._listener: asyncio.Task | None = None
+        self._subscribed = asyncio.Event()
 
     # -- Redis ------------------------------------------------------------------------------
 
@@ -226,6 +308,15 @@ class GiftRoom:
         if script is None:
             script = self._scripts[name] = self._redis().register_script(getattr(scripts, name))
         return script
+
+    @property
+    def _sends(self):
+        """RESERVE_AND_SEND calls, sent together while one is in flight (shopfeed.redis_batch)."""
+        if self._send_batcher is None:
+            from shopfeed.redis_batch import ScriptBatcher
+
+            self._send_batcher = ScriptBatcher(self._redis(), self._script("RESERVE_AND_SEND"))
+        return self._send_batcher
 
     def _redis(self):
         # A pool of its own: a gift storm must not take the connections chat, presence and
@@ -285,6 +376,11 @@ class GiftRoom:
             raise SelfGift("You cannot send a gift to yourself.")
         if state.restriction(user.handle, "ban")[0]:
             raise NotAllowed("You are banned from this host's lives.", code="banned")
+        if self.fast:
+            gift = await self.gift(gift_id)
+            reply = await self._send_fast(ctx.session_id, user, state.host_id, gift, count, token)
+            self.refresh_level(ctx, state.host_id)
+            return reply
         await self._take_token(ctx.session_id, user.pk)
         gift = await self.gift(gift_id)
         if self._waiting >= settings.LIVE_GIFT_QUEUE:
@@ -325,6 +421,238 @@ class GiftRoom:
             "balance": balance,
         }
 
+    # -- sending with Redis (DESIGN.md 5a): one script, the writer's commit, the ack -----------
+
+    @property
+    def fast(self) -> bool:
+        """Sends take the Redis path when gifts' Redis is the room's (one script spans both)."""
+        return bool(self.hub.redis_url) and self.hub.redis_url == settings.GIFTS_REDIS_URL
+
+    async def _send_fast(self, session_id: int, user, host_id: int, gift: GiftInfo, count, token):
+        """Reserve, publish and wait for the commit: the ack means the send is in PostgreSQL."""
+        coins = gift.coins * count
+        await self._listening()
+        key = f"{user.pk}:{token}"
+        waiter = self._wait_for(key)  # before the script: its outcome cannot come first
+        try:
+            uid, balance, outcome = await self._reserve(
+                session_id, user, host_id, gift, count, token
+            )
+            if outcome is None:
+                outcome = await self._outcome(key, waiter, user.pk, token)
+        finally:
+            self._forget_wait(key, waiter)
+        if outcome != gift_store.WRITTEN:
+            raise _refused(outcome, coins=coins, balance=balance)
+        self._active[session_id] = time.monotonic()
+        self.start_sweeper()
+        return {"send": uid, "client_token": token, "gift": gift.id, "count": count,
+                "coins": coins, "balance": balance}  # fmt: skip
+
+    async def _reserve(self, session_id, user, host_id, gift: GiftInfo, count, token):
+        """(send uid, balance after it, outcome if already known) from the one script; primes
+        the sender's mirror or the host's facts from PostgreSQL when it asks (rarely)."""
+        from gifts.sending import mirror
+
+        coins = gift.coins * count
+        rate, window = settings.LIVE_GIFT_RATE, settings.LIVE_GIFT_RATE_WINDOW
+        today = timezone.localdate()
+        sig = gift_store.signature(
+            host_id=host_id, gift_id=gift.id, count=count, session_id=session_id
+        )
+        keys = [
+            *_send_keys(session_id, f"{user.pk}:{gift.id}"),
+            _key(session_id, f"rate:{user.pk}"),
+            gift_store.mirror_key(user.pk),
+            gift_store.token_key(user.pk, token),
+            gift_store.host_key(host_id),
+            gift_store.stream_key(),
+        ]
+        sender = _dumps(sender_data(user))
+        for _ in range(4):
+            uid = uuid.uuid4().hex
+            body = gift_store.payload(
+                uid=uid, sender_id=user.pk, host_id=host_id, gift_id=gift.id, count=count,
+                coins=coins, session_id=session_id, client_token=token,
+                sent_ms=int(time.time() * 1000),
+            )  # fmt: skip
+            args = [
+                *_send_args(uid, user.pk, sender, gift, count, coins),
+                repr(rate / (window * 1000)), rate, mirror.today_number(today),
+                today.isoformat(), sig, settings.GIFTS_TOKEN_SECONDS,
+                settings.GIFTS_MIRROR_SECONDS * 1000, body,
+            ]  # fmt: skip
+            try:
+                reply = await self._sends(keys=keys, args=args)
+            except (RedisError, TimeoutError):
+                logger.warning("live gifts: the send script failed; sender told to retry")
+                raise Busy("The room is very busy; send your gift again in a moment.") from None
+            code = reply[0].decode()
+            if code == "ok":
+                return uid, int(reply[1]), None
+            if code == "again":
+                if not int(reply[4]):
+                    raise ClientTokenReused()
+                state = reply[1].decode()
+                return reply[2].decode(), int(reply[3]), (None if state == "p" else state)
+            if code == "prime":
+                await self._prime(user.pk)
+            elif code == "host":
+                await self._load_host(host_id)
+            elif code == "rate":
+                wait = max(1, -(-int(reply[1]) // 1000))
+                raise RateLimited(
+                    f"Slow down: at most {rate} gifts every {window:g} seconds. "
+                    f"Try again in {wait} s."
+                )
+            else:
+                raise _refused(code, coins=coins, balance=int(reply[1]),
+                               cap=int(reply[2]) if len(reply) > 2 else 0)  # fmt: skip
+        raise Busy("The room is very busy; send your gift again in a moment.")
+
+    async def _prime(self, user_id: int) -> None:
+        """Have the user's mirror primed from PostgreSQL: senders asking at the same time are
+        primed together (a storm's first sends: one transaction for all, not one each)."""
+        waiting = self._priming.get(user_id) or self._primes_queued.get(user_id)
+        if waiting is None:
+            waiting = self._primes_queued[user_id] = self.loop.create_future()
+            if self._primer is None:
+                self._primer = self.loop.create_task(self._prime_queued())
+        try:
+            await asyncio.shield(waiting)
+        except Exception:
+            logger.warning("live gifts: priming sender %s failed", user_id, exc_info=True)
+            raise Busy("The room is very busy; send your gift again in a moment.") from None
+
+    async def _load_host(self, host_id: int) -> None:
+        """The host's facts cached in Redis, read once however many sends ask at once."""
+        from gifts.sending import mirror
+
+        task = self._host_loads.get(host_id)
+        if task is None:
+            task = self._host_loads[host_id] = self.loop.create_task(
+                self._in_thread(mirror.host_facts, host_id)
+            )
+            task.add_done_callback(lambda _: self._host_loads.pop(host_id, None))
+        try:
+            await asyncio.shield(task)
+        except Exception:
+            logger.warning("live gifts: loading host %s failed", host_id, exc_info=True)
+            raise Busy("The room is very busy; send your gift again in a moment.") from None
+
+    async def _prime_queued(self) -> None:
+        from gifts.sending import mirror
+
+        try:
+            while self._primes_queued:
+                self._priming, self._primes_queued = self._primes_queued, {}
+                try:
+                    await self._in_thread(mirror.prime_senders, user_ids=list(self._priming))
+                except Exception as exc:  # noqa: BLE001 - each waiting send hears it
+                    for waiting in self._priming.values():
+                        waiting.set_exception(exc)
+                        waiting.exception()  # retrieved: no "never retrieved" noise
+                else:
+                    for waiting in self._priming.values():
+                        waiting.set_result(None)
+                self._priming = {}
+        finally:
+            self._primer = None
+
+    async def _in_thread(self, fn, *args, **kwargs):
+        return await self.loop.run_in_executor(
+            self._executor, _with_db, lambda: fn(*args, **kwargs), {}
+        )
+
+    async def _outcome(self, key: str, waiter: asyncio.Future, user_id: int, token: str) -> str:
+        """The writer's outcome for this send: from its message, or read from the token's state
+        (a message lost with a dropped subscription), up to GIFTS_ACK_WAIT_SECONDS."""
+        deadline = self.loop.time() + settings.GIFTS_ACK_WAIT_SECONDS
+        while True:
+            left = deadline - self.loop.time()
+            if left <= 0:
+                raise GiftQueued(
+                    "Your gift is on its way and will show in your wallet history in a moment; "
+                    "sending it again with the same token will not charge you twice."
+                )
+            if waiter.done():  # resolved, or cancelled by the timeout below: wait anew
+                if not waiter.cancelled():
+                    return waiter.result()
+                waiter = self._wait_for(key)
+                self.loop.call_later(
+                    min(left, 3.0) + 1, self._forget_wait, key, waiter
+                )  # after its turn below, whatever happened
+            try:
+                # A timer, not a task: a storm's thousand waits cost the loop nothing extra.
+                async with asyncio.timeout(min(left, 3.0)):
+                    return await waiter
+            except TimeoutError:
+                pass
+            try:
+                state = await self._redis().hget(gift_store.token_key(user_id, token), "st")
+            except (RedisError, TimeoutError):
+                state = b"p"
+            if state is None:  # Redis lost it before the writer wrote it: never committed
+                raise Busy("Your gift could not be sent; send it again.")
+            if state.decode() != gift_store.PENDING:
+                return state.decode()
+
+    def _wait_for(self, key: str) -> asyncio.Future:
+        waiter = self.loop.create_future()
+        self._waiters.setdefault(key, []).append(waiter)
+        return waiter
+
+    def _forget_wait(self, key: str, waiter: asyncio.Future) -> None:
+        waiting = self._waiters.get(key)
+        if waiting is not None:
+            with contextlib.suppress(ValueError):
+                waiting.remove(waiter)
+            if not waiting:
+                del self._waiters[key]
+
+    async def _listening(self) -> None:
+        """Subscribed to the writer's outcomes before any send is reserved."""
+        if self._subscribed.is_set() and self._listener is not None and not self._listener.done():
+            return  # the usual case: no await, no pass of the loop
+        if self._listener is None or self._listener.done():
+            self._subscribed = asyncio.Event()
+            self._listener = self.loop.create_task(self._listen())
+        try:
+            await asyncio.wait_for(self._subscribed.wait(), 5)
+        except TimeoutError:
+            raise Busy("The room is very busy; send your gift again in a moment.") from None
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self._redis().pubsub()
+            try:
+                await pubsub.subscribe(gift_store.done_channel(self.hub.redis_url))
+                while True:
+                    msg = await pubsub.get_message(timeout=30)
+                    if msg is None:
+                        continue
+                    if msg["type"] == "subscribe":
+                        self._subscribed.set()
+                    elif msg["type"] == "message":
+                        self._resolve(msg["data"].decode())
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # waiters read the token's state meanwhile
+                logger.warning(
+                    "live gifts: outcome subscription lost; resubscribing", exc_info=True
+                )
+                await asyncio.sleep(0.5)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    def _resolve(self, data: str) -> None:
+        for item in data.split(";"):
+            user_id, token, state = item.split(":", 2)
+            for waiter in self._waiters.pop(f"{user_id}:{token}", ()):
+                if not waiter.done():
+                    waiter.set_result(state)
+
     async def _publish_later(self, *args) -> None:
         for delay in (0.5, 2, 5, 15):
             await asyncio.sleep(delay)
@@ -358,34 +686,10 @@ class GiftRoom:
         if not self.hub.redis_url:
             self._memory_publish(session_id, user, sender, gift, send_id, count, coins)
             return
-        seq, events, channel = bus_keys(session_id)
         member = f"{user.pk}:{gift.id}"
         await self._script("SEND")(
-            keys=[
-                seq,
-                events,
-                channel,
-                _key(session_id, f"sent:{send_id}"),
-                *_board_keys(session_id),
-                _key(session_id, "streaks"),
-                _key(session_id, f"streak:{member}"),
-            ],
-            args=[
-                settings.LIVE_REPLAY_WINDOW,
-                send_id,
-                user.pk,
-                sender,
-                gift.json,
-                count,
-                coins,
-                1 if gift.comboable else 0,
-                int(settings.LIVE_GIFT_COMBO_SECONDS * 1000),
-                int(settings.LIVE_GIFT_COMBO_UPDATE_SECONDS * 1000),
-                settings.LIVE_GIFT_TOP,
-                member,
-                KEY_TTL,
-                settings.LIVE_GIFT_ROOM_UPDATES,
-            ],
+            keys=[*_send_keys(session_id, member), _key(session_id, f"sent:{send_id}")],
+            args=_send_args(send_id, user.pk, sender, gift, count, coins),
         )
         self._active[session_id] = time.monotonic()
         self.start_sweeper()

@@ -9,11 +9,13 @@ from gifts.models import GiftSend
 from gifts.tests.factories import AdultCreatorFactory, AdultFactory, GiftFactory, give_coins
 from live.gifting.services import set_gift_goal
 from live.tests.conftest import reset_room
+from live.tests.gift_support import gift_writer  # noqa: F401 - a fixture
 from live.tests.selling_support import live_session
 from live.tests.test_live_browser import open_live_page
 from shops.tests.factories import ShopFactory
 
 pytestmark = [
+    pytest.mark.usefixtures("gift_writer"),
     pytest.mark.services,
     pytest.mark.browser,
     pytest.mark.postgres,

@@ -14,12 +14,14 @@ from gifts.models import GiftSend
 from gifts.services import freeze_gifting, update_gifting_settings
 from gifts.tests.factories import AdultCreatorFactory, AdultFactory, GiftFactory, give_coins
 from live.tests.conftest import reset_room, run
+from live.tests.gift_support import gift_writer  # noqa: F401 - a fixture
 from live.tests.room_support import close_quietly, events_until
 from live.tests.selling_support import live_session
 from shopfeed.accounts.tests.factories import UserFactory
 from shops.tests.factories import ShopFactory
 
 pytestmark = [
+    pytest.mark.usefixtures("gift_writer"),
     pytest.mark.django_db(transaction=True),
     pytest.mark.postgres,
     pytest.mark.services,

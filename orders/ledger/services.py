@@ -18,6 +18,21 @@ NON_NEGATIVE_KINDS = frozenset({Kind.COIN_WALLET})
 # How many unfolded entries one fold moves into a deferred account's cached balance.
 FOLD_BATCH = 5000
 
+# Called inside the posting's transaction with the user ids of the non-negative (wallet)
+# accounts a posting moved: an upper app that mirrors wallets elsewhere (gifts' Redis mirror)
+# learns of every change, whichever code posted it. Registered at startup.
+_wallet_hooks: list = []
+
+
+def register_wallet_hook(hook) -> None:
+    if hook not in _wallet_hooks:
+        _wallet_hooks.append(hook)
+
+
+def wallets_moved(user_ids) -> None:
+    for hook in _wallet_hooks:
+        hook(user_ids)
+
 
 class UnbalancedPosting(ShopFeedError):
     """A ledger transaction's entries must sum to zero in each currency."""
@@ -111,6 +126,9 @@ def post(
             raise InsufficientBalance(
                 f"{by_pk[pk]} holds less than {-delta}.", account=by_pk[pk], needed=-delta
             )
+    moved = [a.user_id for a in by_pk.values() if a.kind in NON_NEGATIVE_KINDS and a.user_id]
+    if moved:
+        wallets_moved(moved)
     return txn
 
 

@@ -443,6 +443,8 @@
   }
   function endStreak(d) {
     applyBoard(d);
+    // A streak a storm kept from showing (the room's budget) shows with its end.
+    if (!combos.has(d.streak) && d.gift) showGift(Object.assign({}, d, { combo: true }));
     const bubble = combos.get(d.streak);
     if (!bubble) return;
     bubble.querySelector(".combo-count").textContent = `×${d.count}`;
