@@ -29,6 +29,7 @@ from shops import tab_cache
 from shops.models import Product, Shop, Variant
 
 from ..checkout.services import platform_fee
+from ..ledger.bulk import insert_rows
 from ..models import Checkout, FlashReservation, Order
 from . import store
 from .hooks import deal_hook
@@ -147,24 +148,6 @@ def _write(entries: list[store.Entry]) -> list[tuple[store.Entry, str, int]]:
     return outcomes
 
 
-def _insert(table: str, columns: dict[str, tuple[str, list]]) -> list[int]:
-    """One INSERT of many rows from column arrays (unnest): the writer's hot statement, with
-    none of the ORM's per-value work. Returns the new ids in row order."""
-    names = ", ".join(columns)
-    arrays = ", ".join(f"%b::{pg_type}[]" for pg_type, _ in columns.values())  # binary
-    connection.ensure_connection()
-    # A server-side-binding cursor on the same connection (so the same transaction): Django's
-    # own quotes every array element into the SQL text, which cost more than the insert.
-    with psycopg.Cursor(connection.connection) as cursor:
-        # Rows come back in unnest's order (Django's own bulk_create relies on it too).
-        cursor.execute(
-            f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) RETURNING id",  # noqa: S608
-            [values for _, values in columns.values()],
-            binary=True,  # no quoting of each element
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
 # One statement writes a batch's checkouts, orders, items, "placed" events and reservation
 # records: the rows arrive as one JSON document (json.dumps, then PostgreSQL's own parser:
 # no per-value work in Python), each checkout's id is drawn first so that its idempotency key
@@ -267,7 +250,7 @@ def _record(rows: list[FlashReservation]) -> None:
     if not rows:
         return
     now = timezone.now()
-    _insert(
+    insert_rows(
         "orders_flashreservation",
         {
             "reservation_id": ("varchar", [r.reservation_id for r in rows]),
